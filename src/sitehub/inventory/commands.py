@@ -1,0 +1,44 @@
+"""`sitehub validate`: check a site inventory before anything is deployed."""
+
+from __future__ import annotations
+
+import sys
+
+from sitehub.inventory import load_inventory, validate_loaded
+
+
+def add_subparsers(sub) -> None:
+    parser = sub.add_parser(
+        "validate",
+        help="check a site inventory; every problem names its file and key",
+        description="Load an inventory exactly as ansible-playbook does and report every problem.",
+    )
+    parser.add_argument("inventory", help="inventory directory, e.g. inventories/demo")
+    parser.add_argument(
+        "--vault-password-file",
+        action="append",
+        default=[],
+        help="vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE / ansible.cfg)",
+    )
+    parser.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args) -> int:
+    try:
+        loaded = load_inventory(args.inventory, args.vault_password_file)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems = validate_loaded(loaded)
+    if problems:
+        print(f"{args.inventory}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    clusters = loaded.site_vars.get("sitehub_clusters") or []
+    print(
+        f"{args.inventory}: valid ({len(loaded.hosts)} hosts, {len(clusters)} clusters: "
+        + ", ".join(str(c.get("segment")) for c in clusters)
+        + ")"
+    )
+    return 0

@@ -1,0 +1,436 @@
+"""The site model: what a site inventory declares, as typed records.
+
+A site is described by a handful of top-level Ansible variables, each in
+group_vars/all of the site's inventory so an auditor finds them in one place:
+
+    sitehub_site        name, public hostname, frontends, demo flag
+    sitehub_tls         certificate source and TLS protocols
+    sitehub_identity    Keycloak host, realm, MFA policy, user source
+    sitehub_clusters    the hub clusters: URL segment, scheduler, hub instances, form choices
+    sitehub_kernels     experiment kernels the clusters may offer
+    sitehub_secrets     secrets (vaulted, or generated at deploy time for the demo)
+
+Field-level rules live here; rules that relate several fields or the host
+inventory live in sitehub.inventory.validate.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from sitehub.runtime import parse_runtime
+
+SCHEDULERS = ("slurm", "htcondor", "local")
+OTP_ALGORITHMS = ("HmacSHA1", "HmacSHA256", "HmacSHA512")
+TLS_PROTOCOLS_ALLOWED = ("TLSv1.2", "TLSv1.3")
+TLS_PROTOCOLS_KNOWN = ("SSLv3", "TLSv1", "TLSv1.0", "TLSv1.1", *TLS_PROTOCOLS_ALLOWED)
+# Apache splits the ROUTEID cookie at the first '.', so route ids must not hold one.
+ROUTE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+SEGMENT_RE = re.compile(r"^[a-z0-9-]+$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+# One year: anything longer is a typo (minutes given as seconds, say).
+MAX_RUNTIME_MINUTES = 366 * 24 * 60
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _hostname(value: str) -> str:
+    if not HOSTNAME_RE.match(value):
+        raise ValueError(f"'{value}' is not a valid host name")
+    return value
+
+
+def _name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not a valid name: use letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _https_url(value: str) -> str:
+    if value.startswith("http://"):
+        raise ValueError(
+            f"'{value}' uses plain http://: identity metadata and endpoints must be "
+            "fetched over https:// so they cannot be tampered with in transit"
+        )
+    if not value.startswith("https://"):
+        raise ValueError(f"'{value}' is not an https:// URL")
+    return value
+
+
+def _runtime(value: Any) -> int:
+    minutes = parse_runtime(value)
+    if minutes <= 0:
+        raise ValueError(f"runtime {value!r} must be longer than zero minutes")
+    if minutes > MAX_RUNTIME_MINUTES:
+        raise ValueError(
+            f"runtime {value!r} is {minutes} minutes, over the limit of "
+            f"{MAX_RUNTIME_MINUTES} (366 days); give minutes or Slurm's D-HH:MM:SS"
+        )
+    return minutes
+
+
+HostName = Annotated[str, AfterValidator(_hostname)]
+Name = Annotated[str, AfterValidator(_name)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+Minutes = Annotated[int, BeforeValidator(_runtime)]
+
+
+# --- sitehub_site --------------------------------------------------------------------------
+
+
+class Site(Strict):
+    name: Name = Field(description="Short site name, used in titles and file names.")
+    title: str = Field(default="JupyterHub", description="Heading of the landing page.")
+    public_hostname: HostName = Field(description="Host name users type in the browser.")
+    public_port: int = Field(default=443, ge=1, le=65535)
+    frontends: list[str] = Field(min_length=1, description="Inventory hosts running Apache.")
+    demo: bool = Field(
+        default=False,
+        description="A throw-away demo: secrets may be generated at deploy time.",
+    )
+    support_url: str | None = None
+    info_url: str | None = None
+
+
+# --- sitehub_tls -----------------------------------------------------------------------
+
+
+class Tls(Strict):
+    source: Literal["generated_ca", "files"] = Field(
+        description="generated_ca: a site CA made at deploy time (demo); files: site-provided."
+    )
+    cert_file: str | None = None
+    key_file: str | None = None
+    chain_file: str | None = None
+    protocols: list[str] = Field(default_factory=lambda: list(TLS_PROTOCOLS_ALLOWED))
+    hsts_max_age: int = Field(default=63072000, ge=0)
+
+    @field_validator("protocols")
+    @classmethod
+    def _modern_protocols(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one TLS protocol is needed: TLSv1.2 and/or TLSv1.3")
+        for proto in value:
+            if proto not in TLS_PROTOCOLS_KNOWN:
+                raise ValueError(f"unknown TLS protocol '{proto}'; use TLSv1.2 and/or TLSv1.3")
+            if proto not in TLS_PROTOCOLS_ALLOWED:
+                raise ValueError(
+                    f"'{proto}' is older than TLS 1.2 and has known weaknesses; "
+                    "allow only TLSv1.2 and TLSv1.3"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _files_given(self) -> Tls:
+        if self.source == "files" and not (self.cert_file and self.key_file):
+            raise ValueError("source 'files' needs cert_file and key_file")
+        return self
+
+
+# --- sitehub_identity ------------------------------------------------------------------------
+
+
+class OtpPolicy(Strict):
+    type: Literal["totp"] = "totp"
+    algorithm: str = Field(
+        default="HmacSHA1", description="HmacSHA1 suits most authenticator apps."
+    )
+    digits: int = 6
+    period: int = Field(default=30, description="Seconds a code is valid.")
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, value: str) -> str:
+        if value not in OTP_ALGORITHMS:
+            raise ValueError(
+                f"OTP algorithm '{value}' is not supported; use one of {', '.join(OTP_ALGORITHMS)}"
+            )
+        return value
+
+    @field_validator("digits")
+    @classmethod
+    def _digits(cls, value: int) -> int:
+        if value not in (6, 8):
+            raise ValueError(f"OTP codes must have 6 or 8 digits, not {value}")
+        return value
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"OTP period must be a positive number of seconds, not {value}")
+        return value
+
+
+class BruteForce(Strict):
+    enabled: bool = True
+    max_failures: int = Field(default=5, ge=1, le=100)
+    wait_increment_seconds: int = Field(default=60, ge=1)
+    max_wait_seconds: int = Field(default=900, ge=1)
+    failure_reset_seconds: int = Field(default=43200, ge=1)
+    permanent_lockout: bool = False
+
+    @field_validator("enabled")
+    @classmethod
+    def _must_be_on(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "brute-force detection cannot be turned off: without it a 6-digit OTP "
+                "can be guessed; tune max_failures/wait_increment_seconds instead"
+            )
+        return value
+
+
+class Ldap(Strict):
+    url: str = Field(description="ldaps:// URL of the directory.")
+    bind_dn: str
+    users_dn: str
+    username_attribute: str = "uid"
+    uuid_attribute: str = "entryUUID"
+    user_object_classes: list[str] = Field(default_factory=lambda: ["inetOrgPerson"])
+    groups_dn: str | None = None
+    start_tls: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _secure(cls, value: str) -> str:
+        if not (value.startswith("ldaps://") or value.startswith("ldap://")):
+            raise ValueError(f"'{value}' is not an ldap:// or ldaps:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> Ldap:
+        if self.url.startswith("ldap://") and not self.start_tls:
+            raise ValueError(
+                "ldap:// without start_tls sends bind passwords in the clear; "
+                "use ldaps:// or set start_tls: true"
+            )
+        return self
+
+
+class UserSource(Strict):
+    type: Literal["local", "ldap"] = "local"
+    ldap: Ldap | None = None
+
+    @model_validator(mode="after")
+    def _ldap_given(self) -> UserSource:
+        if self.type == "ldap" and self.ldap is None:
+            raise ValueError("type 'ldap' needs an 'ldap' block (url, bind_dn, users_dn)")
+        return self
+
+
+class DemoUser(Strict):
+    name: Name
+    email: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    uid: int = Field(ge=1000, le=60000)
+
+
+class Identity(Strict):
+    provider: Literal["keycloak"] = "keycloak"
+    host: str = Field(description="Inventory host running Keycloak.")
+    url: HttpsUrl = Field(description="Public https:// base URL of Keycloak.")
+    realm: Name
+    metadata_url: HttpsUrl | None = Field(
+        default=None, description="SAML IdP metadata; derived from url and realm when unset."
+    )
+    database: Literal["dev-file", "postgres"] = "postgres"
+    mfa: OtpPolicy = Field(default_factory=OtpPolicy)
+    brute_force: BruteForce = Field(default_factory=BruteForce)
+    users: UserSource = Field(default_factory=UserSource)
+    groups: list[Name] = Field(default_factory=list)
+    demo_users: list[DemoUser] = Field(default_factory=list)
+    extra_redirect_uris: list[HttpsUrl] = Field(default_factory=list)
+
+    @field_validator("extra_redirect_uris")
+    @classmethod
+    def _no_wildcards(cls, value: list[str]) -> list[str]:
+        for uri in value:
+            if "*" in uri:
+                raise ValueError(
+                    f"redirect URI '{uri}' has a wildcard: list exact URIs, "
+                    "a wildcard lets an attacker receive assertions"
+                )
+        return value
+
+    @property
+    def idp_metadata_url(self) -> str:
+        return self.metadata_url or (
+            f"{self.url.rstrip('/')}/realms/{self.realm}/protocol/saml/descriptor"
+        )
+
+
+# --- sitehub_clusters -------------------------------------------------------------------------
+
+
+class Instance(Strict):
+    host: str = Field(description="Inventory host running this hub instance.")
+    port: int = Field(ge=1, le=65535, description="Port of the instance's proxy.")
+    route: str = Field(description="Balancer route id, stored in the ROUTEID cookie.")
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, value: str) -> str:
+        if "." in value:
+            raise ValueError(
+                f"route id '{value}' contains '.': Apache reads the route from the text "
+                "after the first '.' of the ROUTEID cookie, so a dotted id never matches"
+            )
+        if not ROUTE_RE.match(value):
+            raise ValueError(f"route id '{value}' may hold only letters, digits, '_' and '-'")
+        return value
+
+
+class Partition(Strict):
+    name: Name
+    max_runtime: Minutes = Field(description="Longest runtime offered, minutes or D-HH:MM:SS.")
+    gpu_types: list[Name] = Field(default_factory=list)
+    accounts: list[Name] = Field(default_factory=list, description="Empty: any account.")
+    qos: list[Name] = Field(default_factory=list, description="Empty: the account's QOS.")
+    description: str | None = None
+
+
+class HtcondorPool(Strict):
+    central_manager: HostName
+    schedd: str | None = Field(default=None, description="Remote schedd name; local when unset.")
+    version: str = "24.0"
+    security: Literal["idtokens", "ssl", "kerberos"] = "idtokens"
+    accounting_groups: list[str] = Field(default_factory=list)
+    gpu_capabilities: list[str] = Field(default_factory=list)
+    gpu_devices: list[str] = Field(default_factory=list)
+    max_cpus: int = Field(default=8, ge=1)
+    max_memory_gb: int = Field(default=32, ge=1)
+    max_runtime: Minutes = 720
+    repository_url: str | None = None
+
+
+class FormOptions(Strict):
+    discover: bool = Field(
+        default=False, description="Read partitions, accounts and QOS from the scheduler."
+    )
+    partitions: list[Partition] = Field(default_factory=list)
+    accounts: list[Name] = Field(default_factory=list)
+    qos: list[Name] = Field(default_factory=list)
+    gpu_types: list[Name] = Field(default_factory=list)
+    default_runtime: Minutes = 60
+    run_locally: bool = Field(default=True, description="Offer 'run locally' on the hub host.")
+
+
+class Image(Strict):
+    name: Name
+    ref: str = Field(description="Apptainer image path or container image reference.")
+    description: str | None = None
+
+
+class Cluster(Strict):
+    segment: str = Field(description="URL segment: the hubs live under /jupyterhub/<segment>/.")
+    title: str
+    description: str = ""
+    info_url: str | None = None
+    scheduler: str
+    instances: list[Instance] = Field(min_length=1)
+    options: FormOptions = Field(default_factory=FormOptions)
+    htcondor: HtcondorPool | None = None
+    images: list[Image] = Field(default_factory=list)
+    image_dirs: list[str] = Field(default_factory=list)
+    kernels: list[Name] = Field(default_factory=list)
+    admin_users: list[Name] = Field(default_factory=list)
+    idle_timeout_minutes: int = Field(default=120, ge=5)
+
+    @field_validator("segment")
+    @classmethod
+    def _segment(cls, value: str) -> str:
+        if not SEGMENT_RE.match(value):
+            raise ValueError(
+                f"segment '{value}' must match ^[a-z0-9-]+$ (lower-case letters, digits, '-'): "
+                "it becomes the URL path /jupyterhub/<segment>/ and cookie paths"
+            )
+        return value
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str) -> str:
+        if value not in SCHEDULERS:
+            raise ValueError(
+                f"unknown scheduler '{value}'; supported schedulers: {', '.join(SCHEDULERS)}"
+            )
+        return value
+
+    @property
+    def base_url(self) -> str:
+        return f"/jupyterhub/{self.segment}/"
+
+
+# --- sitehub_kernels -----------------------------------------------------------------------
+
+
+class Kernel(Strict):
+    name: Name
+    display_name: str
+    language: str = "python"
+    setup_scripts: list[str] = Field(
+        default_factory=list, description="Scripts sourced before the kernel starts."
+    )
+    setup_args: dict[str, list[str]] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+    argv: list[str] = Field(
+        default_factory=lambda: ["python3", "-m", "ipykernel_launcher"],
+        description="Interpreter command; '-f {connection_file}' is appended.",
+    )
+    image: str | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise ValueError(f"'{key}' is not a valid environment variable name")
+        return value
+
+    @field_validator("unset")
+    @classmethod
+    def _unset_names(cls, value: list[str]) -> list[str]:
+        return list(cls._env_names(dict.fromkeys(value, "")).keys())
+
+
+# --- the whole site ------------------------------------------------------------------------
+
+
+class SiteModel(Strict):
+    """Everything one site declares. Keys are the inventory variable names."""
+
+    sitehub_site: Site
+    sitehub_tls: Tls
+    sitehub_identity: Identity
+    sitehub_clusters: list[Cluster] = Field(min_length=1)
+    sitehub_kernels: list[Kernel] = Field(default_factory=list)
+    sitehub_secrets: dict[str, Any] = Field(default_factory=dict)
+
+
+SITE_VARIABLES = tuple(SiteModel.model_fields)
+REQUIRED_SITE_VARIABLES = tuple(
+    name for name, field in SiteModel.model_fields.items() if field.is_required()
+)
