@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from sitehub.inventory import load_inventory, validate_loaded
@@ -20,6 +21,7 @@ def add_subparsers(sub) -> None:
         default=[],
         help="vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE / ansible.cfg)",
     )
+    parser.add_argument("--json", action="store_true", help="print problems as JSON")
     parser.set_defaults(func=cmd_validate)
 
 
@@ -30,6 +32,9 @@ def cmd_validate(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     problems = validate_loaded(loaded)
+    if args.json:
+        print(json.dumps({"problems": [str(p) for p in problems]}))
+        return 1 if problems else 0
     if problems:
         print(f"{args.inventory}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:

@@ -87,6 +87,9 @@ def _vault_secrets(loader: Any, password_files: list[str]) -> None:
         vault_password_files=files,
         ask_vault_pass=False,
         auto_prompt=False,
+        # The global context is set once per process and only serves on-demand
+        # decryption of inline values, which validation never does.
+        initialize_context=False,
     )
     loader.set_vault_secrets(secrets)
 

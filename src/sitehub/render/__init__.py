@@ -1,0 +1,1 @@
+"""Renderers: turn the site model into what hosts are configured with."""
