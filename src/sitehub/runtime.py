@@ -47,7 +47,7 @@ def parse_runtime(value: object) -> int:
 
 
 def _minutes(days: int, hours: int, minutes: int, seconds: int, original: object) -> int:
-    if hours > 23 and days or seconds > 59:
+    if (hours > 23 and days) or seconds > 59:
         raise RuntimeFormatError(f"runtime {original!r} has an out-of-range field")
     return days * 1440 + hours * 60 + minutes + math.ceil(seconds / 60)
 

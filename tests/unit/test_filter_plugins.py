@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_filters():
-    spec = importlib.util.spec_from_file_location("sitehub_filters", ROOT / "filter_plugins/sitehub.py")
+    spec = importlib.util.spec_from_file_location(
+        "sitehub_filters", ROOT / "filter_plugins/sitehub.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.FilterModule().filters()
@@ -22,8 +24,14 @@ def test_filters_are_registered():
 
 def test_url_spaces_filter_adds_the_cookie_header():
     spaces = load_filters()["sitehub_url_spaces"](
-        [{"segment": "htc", "title": "HTC", "scheduler": "local",
-          "instances": [{"host": "h", "port": 8000, "route": "r1"}]}]
+        [
+            {
+                "segment": "htc",
+                "title": "HTC",
+                "scheduler": "local",
+                "instances": [{"host": "h", "port": 8000, "route": "r1"}],
+            }
+        ]
     )
     assert spaces[0]["path"] == "/jupyterhub/htc/"
     assert "Path=/jupyterhub/htc/" in spaces[0]["set_cookie"]

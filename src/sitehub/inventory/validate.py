@@ -161,7 +161,8 @@ def _check_hosts(report: _Report, site: SiteModel) -> None:
     if site.sitehub_identity.host not in hosts:
         report.add(
             ("sitehub_identity", "host"),
-            f"identity host '{site.sitehub_identity.host}' is not in the inventory (hosts: {known})",
+            f"identity host '{site.sitehub_identity.host}' is not in the inventory "
+            f"(hosts: {known})",
         )
     for c, cluster in enumerate(site.sitehub_clusters):
         for i, instance in enumerate(cluster.instances):

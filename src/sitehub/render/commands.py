@@ -36,7 +36,9 @@ def cmd_render(args) -> int:
     try:
         site = site_model(args.inventory, args.vault_password_file)
     except ValueError as exc:
-        print(f"{args.inventory}: not rendered, the inventory has problems:\n{exc}", file=sys.stderr)
+        print(
+            f"{args.inventory}: not rendered, the inventory has problems:\n{exc}", file=sys.stderr
+        )
         return 1
     out = Path(args.out)
     written = render_site(site, out)

@@ -8,7 +8,7 @@ import pytest
 from sitehub.inventory.model import Kernel
 from sitehub.render.kernelspec import render_kernel
 
-HOSTILE = "it's a \"quoted\" $(touch pwned) `x` Ümlaut ✓"
+HOSTILE = 'it\'s a "quoted" $(touch pwned) `x` Ümlaut ✓'
 
 
 def install(tmp_path, kernel, **kwargs):
@@ -22,11 +22,11 @@ def install(tmp_path, kernel, **kwargs):
 
 
 def test_kernel_json_points_at_launcher_and_keeps_unicode(tmp_path):
-    kernel = Kernel(name="atlas", display_name="ATLAS ✓ \"test\"", language="python")
+    kernel = Kernel(name="atlas", display_name='ATLAS ✓ "test"', language="python")
     spec = render_kernel(kernel, kernels_dir="/k")
     data = json.loads(spec.kernel_json)
     assert data["argv"] == ["/k/atlas/launch", "-f", "{connection_file}"]
-    assert data["display_name"] == "ATLAS ✓ \"test\""
+    assert data["display_name"] == 'ATLAS ✓ "test"'
     assert data["language"] == "python"
 
 
@@ -57,7 +57,11 @@ def test_launcher_sources_setup_sets_env_and_execs(tmp_path):
     env = dict(os.environ, DROP_ME="still here")
     out = subprocess.run(
         [str(folder / "launch"), "-f", "conn file.json"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
     )
     seen = json.loads(out.stdout)
     assert seen["HOSTILE"] == HOSTILE
@@ -89,10 +93,13 @@ def test_broken_setup_fails_with_its_own_message(tmp_path):
     assert "setup script" in out.stderr and "broken.sh" in out.stderr
 
 
-@pytest.mark.parametrize("runtime,expected", [
-    ("apptainer", "apptainer exec --bind /data /images/x.sif python3"),
-    ("podman", "podman run --rm --interactive --network=host"),
-])
+@pytest.mark.parametrize(
+    "runtime,expected",
+    [
+        ("apptainer", "apptainer exec --bind /data /images/x.sif python3"),
+        ("podman", "podman run --rm --interactive --network=host"),
+    ],
+)
 def test_container_kernels_wrap_the_interpreter(runtime, expected):
     kernel = Kernel(name="c", display_name="C", image="/images/x.sif", argv=["python3"])
     spec = render_kernel(kernel, container_runtime=runtime, bind_paths=("/data",))

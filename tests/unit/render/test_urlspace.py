@@ -5,9 +5,10 @@ from sitehub.render.urlspace import route_cookie_header, url_space
 def cluster(segment="hpc", instances=None):
     return Cluster(
         segment=segment,
-        title="HPC ✓ \"quoted\"",
+        title='HPC ✓ "quoted"',
         scheduler="local",
-        instances=instances or [
+        instances=instances
+        or [
             {"host": "hub1", "port": 8000, "route": "hub1"},
             {"host": "hub2", "port": 8001, "route": "hub-2"},
         ],
@@ -44,4 +45,4 @@ def test_prefix_segments_do_not_share_cookie_paths():
 
 
 def test_title_is_kept_verbatim_for_templates_to_escape():
-    assert url_space(cluster()).title == "HPC ✓ \"quoted\""
+    assert url_space(cluster()).title == 'HPC ✓ "quoted"'
