@@ -26,9 +26,15 @@ def sitehub_kernelspec(kernel: dict[str, Any], **kwargs: Any) -> dict[str, str]:
     return render_kernel(Kernel.model_validate(_plain(kernel)), **kwargs).files()
 
 
+def sitehub_kernelspec_entry(kernel: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """One sitehub_kernels entry -> {"name": ..., "files": {...}} for jupyter_kernelspec."""
+    return {"name": str(kernel["name"]), "files": sitehub_kernelspec(kernel, **kwargs)}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "sitehub_url_spaces": sitehub_url_spaces,
             "sitehub_kernelspec": sitehub_kernelspec,
+            "sitehub_kernelspec_entry": sitehub_kernelspec_entry,
         }
