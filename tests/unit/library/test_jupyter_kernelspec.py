@@ -85,7 +85,7 @@ def test_install_is_idempotent_check_mode_changes_nothing_and_prune_removes(tmp_
 
 @pytest.mark.slow
 def test_hostile_names_fail_with_a_clear_message(tmp_path):
-    out, result = play(tmp_path, [{"name": "../../etc", "display_name": "x"}])
+    out, _ = play(tmp_path, [{"name": "../../etc", "display_name": "x"}])
     assert out.returncode != 0
     assert "not a valid name" in out.stdout
     assert not (tmp_path / "etc").exists()
