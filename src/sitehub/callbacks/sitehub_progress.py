@@ -1,0 +1,133 @@
+"""Ansible stdout callback: a concise progress view for operators.
+
+One line when a layer (play) starts, one per changed or failed task, a live
+status line on a terminal, and a summary table at the end, instead of pages of
+raw task output. Enabled by `sitehub deploy` / `make demo`
+(ANSIBLE_STDOUT_CALLBACK=sitehub_progress).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = """
+    name: sitehub_progress
+    type: stdout
+    short_description: concise layer/host/elapsed progress and a final summary
+    description:
+      - Prints each play as a layer with its elapsed time, changed and failed tasks
+        as single lines, and a per-layer summary at the end.
+    requirements:
+      - set as stdout callback
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "sitehub_progress"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.monotonic()
+        self.layer = "-"
+        self.layer_started = self.started
+        self.layers: list[dict] = []
+        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.failures: list[str] = []
+        self.tty = sys.stdout.isatty()
+
+    # --- helpers -------------------------------------------------------------------
+    def _clock(self) -> str:
+        seconds = int(time.monotonic() - self.started)
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            sys.stdout.write("\r\033[K")
+        self._display.display(f"[{self._clock()}] {text}")
+
+    def _status(self, text: str) -> None:
+        if self.tty:
+            sys.stdout.write(f"\r\033[K[{self._clock()}] {text[:110]}")
+            sys.stdout.flush()
+
+    def _close_layer(self) -> None:
+        if self.layers:
+            self.layers[-1]["elapsed"] = time.monotonic() - self.layer_started
+
+    # --- events --------------------------------------------------------------------
+    def v2_playbook_on_play_start(self, play) -> None:
+        self._close_layer()
+        self.layer = play.get_name().strip() or "play"
+        self.layer_started = time.monotonic()
+        hosts = ", ".join(play.hosts) if isinstance(play.hosts, list) else str(play.hosts)
+        self.layers.append({"name": self.layer, "elapsed": 0.0})
+        self._line(f"== {self.layer}  ({hosts})")
+
+    def v2_playbook_on_task_start(self, task, is_conditional) -> None:
+        self._status(f"{self.layer}: {task.get_name()}")
+
+    def v2_playbook_on_handler_task_start(self, task) -> None:
+        self._status(f"{self.layer}: handler {task.get_name()}")
+
+    def _count(self, result, kind: str) -> None:
+        self.counts[self.layer][kind] += 1
+
+    def v2_runner_on_ok(self, result) -> None:
+        if result.result.get("changed"):
+            self._count(result, "changed")
+            self._line(f"   changed  {result.host.get_name():20s} {result.task.get_name()}")
+        else:
+            self._count(result, "ok")
+        for message in result.result.get("warnings") or ():
+            self._line(f"   warning  {result.host.get_name():20s} {message}")
+
+    def v2_runner_on_skipped(self, result) -> None:
+        self._count(result, "skipped")
+
+    def v2_runner_on_failed(self, result, ignore_errors: bool = False) -> None:
+        if ignore_errors:
+            self._count(result, "ok")
+            return
+        self._count(result, "failed")
+        message = result.result.get("msg") or result.result.get("stderr") or result.result
+        text = f"{result.host.get_name()}: {result.task.get_name()}: {message}"
+        self.failures.append(text)
+        self._line(f"   FAILED   {text}")
+
+    def v2_runner_on_unreachable(self, result) -> None:
+        self._count(result, "failed")
+        text = f"{result.host.get_name()}: unreachable: {result.result.get('msg')}"
+        self.failures.append(text)
+        self._line(f"   UNREACHABLE {text}")
+
+    def v2_playbook_on_stats(self, stats) -> None:
+        self._close_layer()
+        if self.tty:
+            sys.stdout.write("\r\033[K")
+        self._display.display("\nSummary")
+        self._display.display(f"  {'layer':40s} {'time':>7s} {'changed':>8s} {'failed':>7s}")
+        for layer in self.layers:
+            counts = self.counts[layer["name"]]
+            self._display.display(
+                f"  {layer['name'][:40]:40s} {layer['elapsed']:6.0f}s "
+                f"{counts['changed']:8d} {counts['failed']:7d}"
+            )
+        total_changed = sum(c["changed"] for c in self.counts.values())
+        self._display.display(
+            f"  {'total':40s} {time.monotonic() - self.started:6.0f}s {total_changed:8d} "
+            f"{len(self.failures):7d}"
+        )
+        for host in sorted(stats.processed):
+            summary = stats.summarize(host)
+            self._display.display(
+                f"  {host:30s} ok={summary['ok']} changed={summary['changed']} "
+                f"failed={summary['failures']} unreachable={summary['unreachable']}"
+            )
+        for failure in self.failures:
+            self._display.display(f"FAILED: {failure}")
