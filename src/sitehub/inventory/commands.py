@@ -29,11 +29,16 @@ def cmd_validate(args) -> int:
     try:
         loaded = load_inventory(args.inventory, args.vault_password_file)
     except FileNotFoundError as exc:
+        if args.json:  # callers such as the sitehub_validate module read stdout
+            print(json.dumps({"problems": [str(exc)], "details": [], "error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)
         return 2
     problems = validate_loaded(loaded)
     if args.json:
-        print(json.dumps({"problems": [str(p) for p in problems]}))
+        details = [
+            {"file": p.file, "line": p.line, "key": p.key, "message": p.message} for p in problems
+        ]
+        print(json.dumps({"problems": [str(p) for p in problems], "details": details}))
         return 1 if problems else 0
     if problems:
         print(f"{args.inventory}: {len(problems)} problem(s):", file=sys.stderr)

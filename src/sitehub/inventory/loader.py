@@ -7,6 +7,7 @@ file and line an operator has to edit.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,10 @@ from typing import Any
 from sitehub.inventory.model import SITE_VARIABLES
 
 VAULT_HEADER = b"$ANSIBLE_VAULT"
+VAULT_HELP = (
+    "give the vault password with --vault-password-file (or ANSIBLE_VAULT_PASSWORD_FILE, "
+    "or vault_password_file in ansible.cfg)"
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,15 @@ class LoadedInventory:
     """What validation needs: the site variables and the host inventory."""
 
     source: str
+    # Keys are the variable names as Ansible read them (tagged with the key's file:line).
     site_vars: dict[str, Any]
     hosts: dict[str, set[str]]  # host -> groups
     variable_files: dict[str, str] = field(default_factory=dict)  # var -> file it was set in
     vaulted_variables: set[str] = field(default_factory=set)  # names whose value is vaulted
+    # Other `sitehub_*` variables (not part of the site model), with where they are set.
+    other_variables: dict[str, Origin] = field(default_factory=dict)
     problems: list[tuple[Origin, str, str]] = field(default_factory=list)  # (origin, key, message)
+    fatal: bool = False  # Ansible could not read the inventory: the rest is meaningless
 
 
 def origin_of(value: Any) -> Origin:
@@ -46,20 +55,27 @@ def origin_of(value: Any) -> Origin:
         from ansible._internal._datatag._tags import Origin as AnsibleOrigin
     except ImportError:  # older ansible-core: no data tagging, no line numbers
         return Origin(None)
+    if isinstance(value, AnsibleOrigin):  # errors carry a bare Origin as their obj
+        return Origin(value.path, value.line_num)
     tag = AnsibleOrigin.get_tag(value)
     if tag is None:
         return Origin(None)
     return Origin(tag.path, tag.line_num)
 
 
-def is_vaulted(value: Any) -> bool:
-    """True for an inline `!vault` value or a value read from a vault-encrypted file."""
+def is_inline_vaulted(value: Any) -> bool:
+    """True for an inline `!vault` value (encrypted, or decrypted but still marked)."""
     try:
         from ansible._internal._datatag._tags import VaultedValue
         from ansible.parsing.vault import EncryptedString
     except ImportError:
         return type(value).__name__ in ("AnsibleVaultEncryptedUnicode", "EncryptedString")
-    if isinstance(value, EncryptedString) or VaultedValue.is_tagged_on(value):
+    return isinstance(value, EncryptedString) or VaultedValue.is_tagged_on(value)
+
+
+def is_vaulted(value: Any) -> bool:
+    """True for an inline `!vault` value or a value read from a vault-encrypted file."""
+    if is_inline_vaulted(value):
         return True
     path = origin_of(value).path
     return bool(path) and is_vault_file(path)
@@ -73,25 +89,101 @@ def is_vault_file(path: str) -> bool:
         return False
 
 
+def _clear_vars_plugin_cache() -> None:
+    # host_group_vars caches, per process, which group_vars/host_vars files exist
+    # (and which folders do not). ansible-playbook reads an inventory once per
+    # process; we may read one several times, after it was edited.
+    try:
+        from ansible.plugins.vars import host_group_vars
+    except ImportError:
+        return
+    for name in ("FOUND", "NAK", "CANONICAL_PATHS"):
+        cache = getattr(host_group_vars, name, None)
+        if hasattr(cache, "clear"):
+            cache.clear()
+
+
 def _vault_secrets(loader: Any, password_files: list[str]) -> None:
     from ansible import constants as C
     from ansible.cli import CLI
 
     files = list(password_files)
-    default_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE") or C.DEFAULT_VAULT_PASSWORD_FILE
+    default_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
     if not files and default_file:
         files = [default_file]
+    # setup_vault_secrets adds ansible.cfg's vault_password_file itself.
+    files = [f for f in dict.fromkeys(files) if f != C.DEFAULT_VAULT_PASSWORD_FILE]
     secrets = CLI.setup_vault_secrets(
         loader,
         vault_ids=list(C.DEFAULT_VAULT_IDENTITY_LIST),
         vault_password_files=files,
         ask_vault_pass=False,
         auto_prompt=False,
-        # The global context is set once per process and only serves on-demand
+        # The global context can be set once per process and only serves on-demand
         # decryption of inline values, which validation never does.
         initialize_context=False,
     )
     loader.set_vault_secrets(secrets)
+
+
+def _error_origin(exc: BaseException) -> Origin:
+    """The first file:line named along an Ansible error's chain of causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        where = origin_of(getattr(current, "obj", None))
+        if where.path:
+            return where
+        current = current.__cause__ or current.__context__
+    return Origin(None)
+
+
+def _is_vault_error(exc: BaseException) -> bool:
+    from ansible.parsing.vault import AnsibleVaultError
+
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, AnsibleVaultError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _read_error(exc: BaseException, source: str) -> tuple[Origin, str, str]:
+    from ansible.errors import AnsibleError
+
+    where = _error_origin(exc)
+    if where.path is None:
+        where = Origin(source)
+    text = exc._original_message if isinstance(exc, AnsibleError) else str(exc)
+    text = " ".join(str(text).split())
+    if _is_vault_error(exc):
+        return (
+            where,
+            "(vault)",
+            f"this file is vault-encrypted and could not be decrypted ({text}): {VAULT_HELP}",
+        )
+    return where, "(inventory)", f"Ansible cannot read it: {text}"
+
+
+def _key_in(mapping: dict[Any, Any], name: str) -> Any:
+    """The key object (tagged with its file:line) for name, or the plain name."""
+    for key in mapping:
+        if key == name:
+            return key
+    return name
+
+
+def _is_site_wide_file(path: str | None) -> bool:
+    """group_vars/all.yml or a file below group_vars/all/."""
+    parts = Path(path).parts if path else ()
+    return any(
+        part == "group_vars" and Path(parts[i + 1]).stem == "all"
+        for i, part in enumerate(parts[:-1])
+    )
 
 
 def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> LoadedInventory:
@@ -104,44 +196,115 @@ def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> L
     source = str(source)
     if not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such inventory")
-    loader = DataLoader()
-    _vault_secrets(loader, list(vault_password_files))
     result = LoadedInventory(source=source, site_vars={}, hosts={})
+    _clear_vars_plugin_cache()
+    loader = DataLoader()
+    try:
+        _vault_secrets(loader, list(vault_password_files))
+    except AnsibleError as exc:
+        message = " ".join(str(exc._original_message).split())
+        result.problems.append((Origin(source), "(vault)", f"{message}: {VAULT_HELP}"))
+        result.fatal = True
+        return result
     try:
         inventory = InventoryManager(loader=loader, sources=[source])
         variables = VariableManager(loader=loader, inventory=inventory)
         hosts = inventory.get_hosts()
         for host in hosts:
             result.hosts[host.name] = {g.name for g in host.get_groups()}
-        reference = hosts[0] if hosts else None
-        host_vars = [(h, variables.get_vars(host=h)) for h in hosts]
+        host_vars = [(h.name, variables.get_vars(host=h)) for h in hosts]
     except AnsibleError as exc:
-        result.problems.append((Origin(source), "(inventory)", f"Ansible cannot read it: {exc}"))
+        result.problems.append(_read_error(exc, source))
+        result.fatal = True
         return result
-    if reference is None:
+    if not host_vars:
         result.problems.append((Origin(source), "(inventory)", "the inventory names no hosts"))
+        result.fatal = True
         return result
-    result.vaulted_variables = {
-        name for name, value in host_vars[0][1].items() if is_vaulted(value)
-    }
+
     for name in SITE_VARIABLES:
-        value = host_vars[0][1].get(name)
-        if value is None:
+        _collect_site_variable(result, loader, name, host_vars)
+    reference = host_vars[0][1]
+    for key, value in reference.items():
+        name = str(key)
+        if name in result.site_vars:
             continue
-        result.site_vars[name] = value
-        where = origin_of(value)
-        if where.path:
-            result.variable_files[name] = where.path
-        for host, hvars in host_vars:
-            other = origin_of(hvars.get(name))
-            if hvars.get(name) is not None and other.path != where.path:
-                result.problems.append(
-                    (
-                        other,
-                        name,
-                        f"{name} is site-wide: set it once in group_vars/all, not for host "
-                        f"'{host.name}' (it differs from {where})",
-                    )
-                )
-                break
+        if is_vaulted(value):
+            result.vaulted_variables.add(name)
+        if name.startswith("sitehub_"):
+            result.other_variables[name] = origin_of(key)
     return result
+
+
+def _defining_key(loader: Any, name: str, value: Any, key: Any) -> Any:
+    """The key as written in the file the value came from, tagged with its line.
+
+    When several files define a variable, Ansible keeps the key of the first and
+    the value of the last, so the key in the merged variables can name the wrong file.
+    """
+    from ansible.errors import AnsibleError
+
+    where = origin_of(value)
+    if where.path is None or origin_of(key).path == where.path:
+        return key
+    try:
+        data = loader.load_from_file(where.path, cache="all", unsafe=True, trusted_as_template=True)
+    except AnsibleError:
+        data = None
+    if isinstance(data, dict):
+        found = _key_in(data, name)
+        if origin_of(found).path == where.path:
+            return found
+    return name
+
+
+def _collect_site_variable(
+    result: LoadedInventory,
+    loader: Any,
+    name: str,
+    host_vars: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Take a site variable from group_vars/all; flag hosts that see another definition."""
+    seen = [
+        (host, _defining_key(loader, name, hvars[name], _key_in(hvars, name)), hvars[name])
+        for host, hvars in host_vars
+        if name in hvars
+    ]
+    if not seen:
+        return
+
+    def where(entry: tuple[str, Any, Any]) -> Origin:
+        key_origin = origin_of(entry[1])
+        return key_origin if key_origin.path else origin_of(entry[2])
+
+    # The reference definition: the one in group_vars/all if any host sees it.
+    reference = next((s for s in seen if _is_site_wide_file(where(s).path)), seen[0])
+    _, ref_key, ref_value = reference
+    if ref_value is None:
+        return
+    ref_where = where(reference)
+    result.site_vars[ref_key] = ref_value
+    if ref_where.path:
+        result.variable_files[name] = ref_where.path
+    if is_vaulted(ref_value):
+        result.vaulted_variables.add(name)
+    reported: set[str | None] = {ref_where.path}
+    for entry in seen:
+        other = where(entry)
+        if other.path in reported:
+            continue
+        reported.add(other.path)
+        result.problems.append(
+            (
+                other,
+                name,
+                f"{name} is site-wide: set it once in group_vars/all and remove it here "
+                f"(host '{entry[0]}' would get another value than the one at {ref_where})",
+            )
+        )
+
+
+def close_site_variable(name: str) -> str | None:
+    """The site variable a misspelt name most likely meant (one or two letters off)."""
+    match = difflib.get_close_matches(name, SITE_VARIABLES, n=1, cutoff=0.9)
+    return match[0] if match else None

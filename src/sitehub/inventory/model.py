@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -91,10 +92,32 @@ def _runtime(value: Any) -> int:
     return minutes
 
 
+def _tls_protocol(proto: str) -> str:
+    if proto not in TLS_PROTOCOLS_KNOWN:
+        raise ValueError(f"unknown TLS protocol '{proto}'; use TLSv1.2 and/or TLSv1.3")
+    if proto not in TLS_PROTOCOLS_ALLOWED:
+        raise ValueError(
+            f"'{proto}' is older than TLS 1.2 and has known weaknesses; "
+            "allow only TLSv1.2 and TLSv1.3"
+        )
+    return proto
+
+
+def _no_wildcard(uri: str) -> str:
+    if "*" in uri:
+        raise ValueError(
+            f"redirect URI '{uri}' has a wildcard: list exact URIs, "
+            "a wildcard lets an attacker receive assertions"
+        )
+    return uri
+
+
 HostName = Annotated[str, AfterValidator(_hostname)]
 Name = Annotated[str, AfterValidator(_name)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 Minutes = Annotated[int, BeforeValidator(_runtime)]
+TlsProtocol = Annotated[str, AfterValidator(_tls_protocol)]
+RedirectUri = Annotated[str, AfterValidator(_https_url), AfterValidator(_no_wildcard)]
 
 
 # --- sitehub_site --------------------------------------------------------------------------
@@ -124,22 +147,14 @@ class Tls(Strict):
     cert_file: str | None = None
     key_file: str | None = None
     chain_file: str | None = None
-    protocols: list[str] = Field(default_factory=lambda: list(TLS_PROTOCOLS_ALLOWED))
+    protocols: list[TlsProtocol] = Field(default_factory=lambda: list(TLS_PROTOCOLS_ALLOWED))
     hsts_max_age: int = Field(default=63072000, ge=0)
 
     @field_validator("protocols")
     @classmethod
-    def _modern_protocols(cls, value: list[str]) -> list[str]:
+    def _some_protocol(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one TLS protocol is needed: TLSv1.2 and/or TLSv1.3")
-        for proto in value:
-            if proto not in TLS_PROTOCOLS_KNOWN:
-                raise ValueError(f"unknown TLS protocol '{proto}'; use TLSv1.2 and/or TLSv1.3")
-            if proto not in TLS_PROTOCOLS_ALLOWED:
-                raise ValueError(
-                    f"'{proto}' is older than TLS 1.2 and has known weaknesses; "
-                    "allow only TLSv1.2 and TLSv1.3"
-                )
         return value
 
     @model_validator(mode="after")
@@ -204,30 +219,27 @@ class BruteForce(Strict):
 
 
 class Ldap(Strict):
-    url: str = Field(description="ldaps:// URL of the directory.")
+    # start_tls comes first so that the url check below can see it.
+    start_tls: bool = False
+    url: str = Field(description="ldaps:// URL of the directory (or ldap:// with start_tls).")
     bind_dn: str
     users_dn: str
     username_attribute: str = "uid"
     uuid_attribute: str = "entryUUID"
     user_object_classes: list[str] = Field(default_factory=lambda: ["inetOrgPerson"])
     groups_dn: str | None = None
-    start_tls: bool = False
 
     @field_validator("url")
     @classmethod
-    def _secure(cls, value: str) -> str:
+    def _secure(cls, value: str, info: ValidationInfo) -> str:
         if not (value.startswith("ldaps://") or value.startswith("ldap://")):
             raise ValueError(f"'{value}' is not an ldap:// or ldaps:// URL")
-        return value
-
-    @model_validator(mode="after")
-    def _encrypted(self) -> Ldap:
-        if self.url.startswith("ldap://") and not self.start_tls:
+        if value.startswith("ldap://") and not info.data.get("start_tls"):
             raise ValueError(
-                "ldap:// without start_tls sends bind passwords in the clear; "
+                f"'{value}' without start_tls sends bind passwords in the clear; "
                 "use ldaps:// or set start_tls: true"
             )
-        return self
+        return value
 
 
 class UserSource(Strict):
@@ -262,18 +274,7 @@ class Identity(Strict):
     users: UserSource = Field(default_factory=UserSource)
     groups: list[Name] = Field(default_factory=list)
     demo_users: list[DemoUser] = Field(default_factory=list)
-    extra_redirect_uris: list[HttpsUrl] = Field(default_factory=list)
-
-    @field_validator("extra_redirect_uris")
-    @classmethod
-    def _no_wildcards(cls, value: list[str]) -> list[str]:
-        for uri in value:
-            if "*" in uri:
-                raise ValueError(
-                    f"redirect URI '{uri}' has a wildcard: list exact URIs, "
-                    "a wildcard lets an attacker receive assertions"
-                )
-        return value
+    extra_redirect_uris: list[RedirectUri] = Field(default_factory=list)
 
     @property
     def idp_metadata_url(self) -> str:

@@ -2,22 +2,42 @@
 
 Problems are collected, never raised one at a time: an operator fixes them all in
 one go. Each names the file (and line), the key path and what to change.
+
+The schema (sitehub.inventory.model) is checked first; the checks that relate
+several values (unique segments, free ports, hosts in the inventory, secrets)
+then run on the raw values, so that one malformed cluster does not hide the
+problems of the others.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from sitehub.inventory.loader import LoadedInventory, Origin, is_vaulted, origin_of
-from sitehub.inventory.model import REQUIRED_SITE_VARIABLES, SiteModel
+from sitehub.inventory.loader import (
+    LoadedInventory,
+    Origin,
+    close_site_variable,
+    is_inline_vaulted,
+    is_vaulted,
+    origin_of,
+)
+from sitehub.inventory.model import (
+    REQUIRED_SITE_VARIABLES,
+    SCHEDULERS,
+    SITE_VARIABLES,
+    FormOptions,
+    SiteModel,
+)
 
-# Secrets the site needs, by what the site declares.
 _TEMPLATE_VAR_RE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 _PASSWORD_LOOKUP_RE = re.compile(
     r"^\{\{\s*lookup\(\s*['\"](ansible\.builtin\.)?password['\"]", re.IGNORECASE
@@ -41,9 +61,10 @@ def _display_path(path: str | None) -> str:
     if not path:
         return "<unknown file>"
     try:
-        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+        relative = os.path.relpath(path)
     except ValueError:
         return path
+    return path if relative.startswith("..") else relative
 
 
 def _path_str(loc: tuple[Any, ...]) -> str:
@@ -58,26 +79,39 @@ class _Report:
         self.inventory = inventory
         self.problems: list[Problem] = []
 
-    def add(self, loc: tuple[Any, ...], message: str, value: Any = None) -> None:
-        where = origin_of(value) if value is not None else Origin(None)
-        if where.path is None:
-            where = self._origin_along(loc)
-        self.problems.append(
-            Problem(_display_path(where.path), where.line or 0, _path_str(loc), message)
-        )
+    def add(self, loc: tuple[Any, ...], message: str) -> None:
+        where = self._origin_along(loc)
+        self.at(where, _path_str(loc), message)
+
+    def at(self, where: Origin, key: str, message: str) -> None:
+        problem = Problem(_display_path(where.path), where.line or 0, key, message)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def _origin_along(self, loc: tuple[Any, ...]) -> Origin:
-        """The origin of the deepest value that exists along loc."""
+        """The file:line of the deepest key or value that exists along loc.
+
+        Mapping keys carry the line of the key itself, which is where an operator
+        looks, and they are tagged even when the value (a bool, a null) is not.
+        """
         node: Any = self.inventory.site_vars
         best = Origin(self.inventory.variable_files.get(str(loc[0])) if loc else None)
         if best.path is None:
             best = Origin(self.inventory.source)
         for part in loc:
-            try:
+            if isinstance(node, Mapping):
+                key = next((k for k in node if k == part), None)
+                if key is None:
+                    break
+                node = node[key]
+                here = origin_of(key)
+                if here.path is None:
+                    here = origin_of(node)
+            elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
                 node = node[part]
-            except (KeyError, IndexError, TypeError):
+                here = origin_of(node)
+            else:
                 break
-            here = origin_of(node)
             if here.path:
                 best = here
         return best
@@ -86,40 +120,34 @@ class _Report:
 def validate_loaded(inventory: LoadedInventory) -> list[Problem]:
     report = _Report(inventory)
     for origin, key, message in inventory.problems:
-        report.problems.append(Problem(_display_path(origin.path), origin.line or 0, key, message))
-
-    for name in REQUIRED_SITE_VARIABLES:
-        if name not in inventory.site_vars:
-            report.problems.append(
-                Problem(
-                    _display_path(inventory.source),
-                    0,
-                    name,
-                    f"missing: set {name} in group_vars/all (see README, 'The site inventory')",
-                )
-            )
-    if any(p.key in REQUIRED_SITE_VARIABLES for p in report.problems):
+        report.at(origin, key, message)
+    if inventory.fatal:
         return sorted(report.problems)
 
+    raw = {str(name): _plain(value) for name, value in inventory.site_vars.items()}
+    _check_variable_names(report, raw)
     try:
-        site = SiteModel.model_validate(_plain(inventory.site_vars))
+        SiteModel.model_validate(raw)
     except ValidationError as exc:
         for error in exc.errors():
-            report.add(tuple(error["loc"]), _message(error))
-        raw_site = _plain(inventory.site_vars.get("sitehub_site"))
-        demo = isinstance(raw_site, dict) and raw_site.get("demo") is True
-        _check_secrets(report, inventory.site_vars, demo=demo)
-        return sorted(report.problems)
+            loc = tuple(error["loc"])
+            if error["type"] == "missing" and len(loc) == 1:
+                continue  # reported by _check_variable_names, with a hint
+            report.add(loc, _message(error))
 
-    _check_hosts(report, site)
-    _check_clusters(report, site)
-    _check_secrets(report, inventory.site_vars, demo=site.sitehub_site.demo, site=site)
+    _check_hosts(report, raw)
+    _check_clusters(report, raw)
+    _check_secrets(report, inventory.site_vars, raw)
     return sorted(report.problems)
 
 
 def _plain(value: Any) -> Any:
-    """Strip Ansible's tagged types; keep vaulted values opaque (never decrypt to validate)."""
-    if is_vaulted(value) and not isinstance(value, dict | list):
+    """Strip Ansible's tagged types; keep inline-vaulted values opaque (never decrypt them).
+
+    Values from a vault-encrypted file were decrypted by Ansible to be read at all;
+    they are checked like any other value.
+    """
+    if is_inline_vaulted(value) and not isinstance(value, dict | list):
         return "<vaulted>"
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -136,133 +164,239 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _message(error: dict[str, Any]) -> str:
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class whose fields are valid at loc (for 'did you mean' hints)."""
+    model: type[BaseModel] = SiteModel
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        found = _inner_model(field.annotation)
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: Any) -> str:
     kind = error["type"]
+    loc = tuple(error["loc"])
     if kind == "missing":
-        return "required key is missing"
+        return f"required key '{loc[-1]}' is missing: add it (see README, 'The site inventory')"
     if kind == "extra_forbidden":
-        return "unknown key (misspelt?): it would be ignored, so it is refused"
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f"known keys here: {', '.join(known)}"
+            if known
+            else "remove it"
+        )
+        return f"unknown key '{loc[-1]}' (misspelt?): it would be ignored, so it is refused; {hint}"
     text = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if text.startswith(prefix):
-            text = text[len(prefix) :]
+            return text[len(prefix) :]
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = f"{text} (got {value!r})"
     return text
 
 
-def _check_hosts(report: _Report, site: SiteModel) -> None:
+def _check_variable_names(report: _Report, raw: dict[str, Any]) -> None:
+    """Missing site variables, and `sitehub_*` variables that look like misspelt ones."""
+    misspelt: dict[str, str] = {}
+    for name, where in report.inventory.other_variables.items():
+        meant = close_site_variable(name)
+        if meant is None:
+            continue
+        misspelt[meant] = name
+        report.at(
+            where,
+            name,
+            f"unknown site variable '{name}': did you mean '{meant}'? "
+            f"(site variables: {', '.join(SITE_VARIABLES)})",
+        )
+    for name in REQUIRED_SITE_VARIABLES:
+        if name in raw:
+            continue
+        hint = f" ('{misspelt[name]}' looks like a misspelling of it)" if name in misspelt else ""
+        report.at(
+            Origin(report.inventory.source),
+            name,
+            f"missing: set {name} in group_vars/all{hint} (see README, 'The site inventory')",
+        )
+
+
+# --- checks on raw values: each guards against the malformed values the schema reported ------
+
+
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, mapping) for each mapping in a list; nothing for anything else."""
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _str(mapping: dict[str, Any], key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _check_hosts(report: _Report, raw: dict[str, Any]) -> None:
     hosts = report.inventory.hosts
     known = ", ".join(sorted(hosts)) or "none"
-    for i, name in enumerate(site.sitehub_site.frontends):
-        if name not in hosts:
+
+    def check(loc: tuple[Any, ...], name: Any, what: str) -> None:
+        if isinstance(name, str) and name not in hosts:
             report.add(
-                ("sitehub_site", "frontends", i),
-                f"frontend host '{name}' is not in the inventory (hosts: {known})",
+                loc,
+                f"{what} '{name}' is not in the inventory: add it to hosts.yml or name one of "
+                f"its hosts ({known})",
             )
-    if site.sitehub_identity.host not in hosts:
-        report.add(
-            ("sitehub_identity", "host"),
-            f"identity host '{site.sitehub_identity.host}' is not in the inventory "
-            f"(hosts: {known})",
-        )
-    for c, cluster in enumerate(site.sitehub_clusters):
-        for i, instance in enumerate(cluster.instances):
-            if instance.host not in hosts:
-                report.add(
-                    ("sitehub_clusters", c, "instances", i, "host"),
-                    f"hub host '{instance.host}' is not in the inventory (hosts: {known})",
-                )
+
+    site = raw.get("sitehub_site")
+    if isinstance(site, dict) and isinstance(site.get("frontends"), list):
+        for i, name in enumerate(site["frontends"]):
+            check(("sitehub_site", "frontends", i), name, "frontend host")
+    identity = raw.get("sitehub_identity")
+    if isinstance(identity, dict):
+        check(("sitehub_identity", "host"), identity.get("host"), "identity host")
+    for c, cluster in _items(raw.get("sitehub_clusters")):
+        for i, instance in _items(cluster.get("instances")):
+            check(("sitehub_clusters", c, "instances", i, "host"), instance.get("host"), "hub host")
 
 
-def _check_clusters(report: _Report, site: SiteModel) -> None:
-    clusters = site.sitehub_clusters
-    segments = Counter(c.segment for c in clusters)
-    kernel_names = {k.name for k in site.sitehub_kernels}
+def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
+    clusters = _items(raw.get("sitehub_clusters"))
+    segments = Counter(_str(c, "segment") for _, c in clusters)
+    kernel_list = raw.get("sitehub_kernels") or []
+    kernel_names = {_str(k, "name") for _, k in _items(kernel_list)} - {None}
     endpoints: dict[tuple[str, int], str] = {}
-    for c, cluster in enumerate(clusters):
+    for c, cluster in clusters:
         here = ("sitehub_clusters", c)
-        if segments[cluster.segment] > 1:
+        segment = _str(cluster, "segment")
+        label = segment or f"#{c}"
+        if segment is not None and segments[segment] > 1:
             report.add(
                 (*here, "segment"),
-                f"segment '{cluster.segment}' is used by {segments[cluster.segment]} clusters: "
-                "each cluster needs its own URL space /jupyterhub/<segment>/",
+                f"segment '{segment}' is used by {segments[segment]} clusters: each cluster "
+                "needs its own URL space /jupyterhub/<segment>/; rename all but one",
             )
-        routes = Counter(i.route for i in cluster.instances)
-        for i, instance in enumerate(cluster.instances):
-            if routes[instance.route] > 1:
+        instances = _items(cluster.get("instances"))
+        routes = Counter(_str(i, "route") for _, i in instances)
+        for i, instance in instances:
+            route = _str(instance, "route")
+            if route is not None and routes[route] > 1:
                 report.add(
                     (*here, "instances", i, "route"),
-                    f"route id '{instance.route}' is used twice in cluster '{cluster.segment}': "
-                    "sticky sessions could not tell the instances apart",
+                    f"route id '{route}' is used by {routes[route]} instances of cluster "
+                    f"'{label}': sticky sessions could not tell them apart; give each "
+                    "instance its own route id",
                 )
-            endpoint = (instance.host, instance.port)
-            taken = endpoints.get(endpoint)
-            label = f"{cluster.segment}/{instance.route}"
+            host, port = instance.get("host"), instance.get("port")
+            if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool):
+                continue
+            taken = endpoints.get((host, port))
             if taken:
                 report.add(
                     (*here, "instances", i, "port"),
-                    f"{instance.host}:{instance.port} is already used by instance {taken}: "
+                    f"{host}:{port} is already used by instance {taken}: "
                     "give each instance on a host its own port",
                 )
             else:
-                endpoints[endpoint] = label
+                endpoints[(host, port)] = f"{label}/{route or i}"
         _check_form(report, here, cluster)
-        for k, kernel in enumerate(cluster.kernels):
-            if kernel not in kernel_names:
-                report.add(
-                    (*here, "kernels", k),
-                    f"kernel '{kernel}' is not defined in sitehub_kernels "
-                    f"(defined: {', '.join(sorted(kernel_names)) or 'none'})",
-                )
-    kernels = Counter(k.name for k in site.sitehub_kernels)
-    for k, kernel in enumerate(site.sitehub_kernels):
-        if kernels[kernel.name] > 1:
-            report.add(("sitehub_kernels", k, "name"), f"kernel name '{kernel.name}' is repeated")
+        kernels = cluster.get("kernels")
+        if isinstance(kernel_list, list) and isinstance(kernels, list):
+            for k, kernel in enumerate(kernels):
+                if isinstance(kernel, str) and kernel not in kernel_names:
+                    report.add(
+                        (*here, "kernels", k),
+                        f"kernel '{kernel}' is not defined in sitehub_kernels: define it there "
+                        f"or remove it (defined: {', '.join(sorted(kernel_names)) or 'none'})",
+                    )
+    names = Counter(_str(k, "name") for _, k in _items(kernel_list))
+    for k, kernel in _items(kernel_list):
+        name = _str(kernel, "name")
+        if name is not None and names[name] > 1:
+            report.add(
+                ("sitehub_kernels", k, "name"),
+                f"kernel name '{name}' is used {names[name]} times: kernel names must be unique",
+            )
 
 
-def _check_form(report: _Report, here: tuple[Any, ...], cluster: Any) -> None:
-    options = cluster.options
+def _check_form(report: _Report, here: tuple[Any, ...], raw_cluster: dict[str, Any]) -> None:
+    """The options form of one cluster; skipped where the schema already failed."""
+    scheduler = raw_cluster.get("scheduler")
+    if scheduler not in SCHEDULERS:
+        return
+    try:
+        options = FormOptions.model_validate(raw_cluster.get("options") or {})
+    except ValidationError:
+        return
     at = (*here, "options")
-    if cluster.scheduler == "slurm" and not options.discover and not options.partitions:
+    if scheduler == "slurm" and not options.discover and not options.partitions:
         report.add(
             (*at, "partitions"),
             "a Slurm cluster needs at least one partition, or discover: true to read them "
             "from the scheduler",
         )
-    if cluster.scheduler == "htcondor" and cluster.htcondor is None:
+    has_condor = raw_cluster.get("htcondor") is not None
+    if scheduler == "htcondor" and not has_condor:
         report.add(
-            (*here, "htcondor"),
+            here,
             "an HTCondor cluster needs an 'htcondor' block (central_manager, schedd, ...)",
         )
-    if cluster.scheduler != "htcondor" and cluster.htcondor is not None:
+    if scheduler != "htcondor" and has_condor:
         report.add(
             (*here, "htcondor"),
-            f"'htcondor' settings on a '{cluster.scheduler}' cluster would be ignored",
+            f"'htcondor' settings on a '{scheduler}' cluster would be ignored: remove them",
         )
-    if cluster.scheduler == "local" and options.partitions:
+    if scheduler == "local" and options.partitions:
         report.add(
             (*at, "partitions"),
-            "a 'local' cluster runs servers on the hub hosts: partitions do not apply",
+            "a 'local' cluster runs servers on the hub hosts: partitions do not apply, remove them",
         )
     names = Counter(p.name for p in options.partitions)
     offered_gpus: set[str] = set()
     for p, partition in enumerate(options.partitions):
         offered_gpus.update(partition.gpu_types)
         if names[partition.name] > 1:
-            report.add((*at, "partitions", p, "name"), f"partition '{partition.name}' repeated")
+            report.add(
+                (*at, "partitions", p, "name"),
+                f"partition '{partition.name}' is listed {names[partition.name]} times: "
+                "list each partition once",
+            )
         if options.accounts:
             for a, account in enumerate(partition.accounts):
                 if account not in options.accounts:
                     report.add(
                         (*at, "partitions", p, "accounts", a),
                         f"account '{account}' is not among the cluster's accounts "
-                        f"({', '.join(options.accounts)})",
+                        f"({', '.join(options.accounts)}): add it there or remove it here",
                     )
         if options.qos:
             for q, qos in enumerate(partition.qos):
                 if qos not in options.qos:
                     report.add(
                         (*at, "partitions", p, "qos", q),
-                        f"QOS '{qos}' is not among the cluster's QOS ({', '.join(options.qos)})",
+                        f"QOS '{qos}' is not among the cluster's QOS "
+                        f"({', '.join(options.qos)}): add it there or remove it here",
                     )
     if options.partitions:
         longest = max(p.max_runtime for p in options.partitions)
@@ -270,9 +404,10 @@ def _check_form(report: _Report, here: tuple[Any, ...], cluster: Any) -> None:
             report.add(
                 (*at, "default_runtime"),
                 f"default runtime of {options.default_runtime} minutes is over every "
-                f"partition's limit (longest: {longest} minutes)",
+                f"partition's max_runtime (longest: {longest} minutes): lower it to at most "
+                f"{longest}",
             )
-    if not options.discover:
+    if not options.discover and options.partitions:
         for g, gpu in enumerate(options.gpu_types):
             if gpu not in offered_gpus:
                 report.add(
@@ -283,50 +418,63 @@ def _check_form(report: _Report, here: tuple[Any, ...], cluster: Any) -> None:
                 )
 
 
-def required_secrets(site: SiteModel) -> list[str]:
+# --- secrets ------------------------------------------------------------------------------
+
+
+def required_secrets(raw: dict[str, Any] | SiteModel) -> list[str]:
+    """Names of the secrets a site needs, from what it declares."""
+    if isinstance(raw, SiteModel):
+        raw = raw.model_dump()
+    identity = raw.get("sitehub_identity")
+    identity = identity if isinstance(identity, dict) else {}
+    users = identity.get("users") if isinstance(identity.get("users"), dict) else {}
+    schedulers = {c.get("scheduler") for _, c in _items(raw.get("sitehub_clusters"))}
     names = ["keycloak_admin_password", "hub_cookie_secret", "hub_crypt_key", "hub_proxy_token"]
-    if site.sitehub_identity.database == "postgres":
+    if identity and identity.get("database", "postgres") == "postgres":
         names.append("keycloak_db_password")
-    if site.sitehub_identity.users.type == "ldap":
+    if users.get("type") == "ldap":
         names.append("ldap_bind_password")
-    if any(c.scheduler == "slurm" for c in site.sitehub_clusters):
+    if "slurm" in schedulers:
         names.append("munge_key")
-    if any(c.scheduler == "htcondor" for c in site.sitehub_clusters):
+    if "htcondor" in schedulers:
         names.append("htcondor_token")
     return names
 
 
-def _check_secrets(
-    report: _Report, site_vars: dict[str, Any], demo: bool = False, site: SiteModel | None = None
-) -> None:
+def _check_secrets(report: _Report, site_vars: dict[str, Any], raw: dict[str, Any]) -> None:
     secrets = site_vars.get("sitehub_secrets") or {}
-    if not isinstance(secrets, dict):
+    if not isinstance(secrets, Mapping):
         return
-    if site is not None:
-        for name in required_secrets(site):
-            if name not in secrets:
-                report.add(("sitehub_secrets",), f"secret '{name}' is required by this site")
+    site = raw.get("sitehub_site")
+    demo = isinstance(site, dict) and site.get("demo") is True
+    for name in required_secrets(raw):
+        if name not in secrets:
+            report.add(
+                ("sitehub_secrets",),
+                f"secret '{name}' is required by this site: add it "
+                + ("(a password lookup is fine for a demo)" if demo else "(vaulted)"),
+            )
     for name, value in secrets.items():
         state = _secret_state(value, report.inventory.vaulted_variables, demo)
         if state is not None:
-            report.add(("sitehub_secrets", str(name)), state, value)
+            report.add(("sitehub_secrets", str(name)), state)
 
 
 def _secret_state(value: Any, vaulted_variables: set[str], demo: bool) -> str | None:
     """None when the secret is stored safely, else what is wrong with it."""
-    if is_vaulted(value):
+    if is_inline_vaulted(value):
         return None
+    # A reference or a lookup says where the secret really is, even inside a vault file.
     if isinstance(value, str):
         text = value.strip()
         ref = _TEMPLATE_VAR_RE.match(text)
         if ref:
+            if ref.group(1) in vaulted_variables:
+                return None
             return (
-                None
-                if ref.group(1) in vaulted_variables
-                else (
-                    f"refers to '{ref.group(1)}', which is not a vaulted variable: "
-                    "encrypt it with ansible-vault"
-                )
+                f"refers to '{ref.group(1)}', which is not a vaulted variable: encrypt "
+                f"{ref.group(1)} with `ansible-vault encrypt_string` (or put it in a "
+                "vault-encrypted file)"
             )
         if _PASSWORD_LOOKUP_RE.match(text):
             if demo:
@@ -335,6 +483,8 @@ def _secret_state(value: Any, vaulted_variables: set[str], demo: bool) -> str | 
                 "generated with the password lookup, which keeps it in a plaintext file: "
                 "allowed only for demo sites; vault it with `ansible-vault encrypt_string`"
             )
+    if is_vaulted(value):  # a literal in a vault-encrypted file
+        return None
     return "is stored in plaintext: encrypt it with `ansible-vault encrypt_string`" + (
         " or generate it at deploy time with lookup('ansible.builtin.password', ...)"
         if demo

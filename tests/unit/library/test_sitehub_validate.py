@@ -1,0 +1,126 @@
+"""The sitehub_validate module and the validation play that opens playbooks/site.yml.
+
+The broken inventories are copies of the demo, whose hosts are podman containers that
+do not exist here: a play that reached them would show them in the recap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+MODULE = ROOT / "library" / "sitehub_validate.py"
+DOTTED_ROUTE = "sitehub_clusters[0].instances[1].route: route id 'hub.2' contains '.'"
+
+
+def env() -> dict[str, str]:
+    result = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    result.pop("ANSIBLE_VAULT_PASSWORD_FILE", None)
+    result.pop("ANSIBLE_FORCE_COLOR", None)
+    return result
+
+
+@pytest.fixture
+def broken_demo(tmp_path) -> Path:
+    """The demo with a dotted route id (clusters.yml line 10)."""
+    dest = tmp_path / "broken-demo"
+    shutil.copytree(ROOT / "inventories" / "demo", dest, ignore=shutil.ignore_patterns(".secrets"))
+    clusters = dest / "group_vars" / "all" / "clusters.yml"
+    clusters.write_text(clusters.read_text().replace("route: hub2", "route: hub.2"))
+    return dest
+
+
+def run_module(tmp_path: Path, **params) -> tuple[int, dict]:
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+    result = subprocess.run(
+        [sys.executable, str(MODULE), str(args)],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=tmp_path,
+        check=False,
+    )
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_module_valid_inventory(tmp_path):
+    rc, result = run_module(tmp_path, inventories=[str(ROOT / "inventories" / "example-site")])
+    assert rc == 0, result
+    assert result["changed"] is False and result["problems"] == []
+
+
+def test_module_reports_every_problem(tmp_path, broken_demo):
+    identity = broken_demo / "group_vars" / "all" / "identity.yml"
+    identity.write_text(identity.read_text().replace("digits: 6", "digits: 7"))
+    rc, result = run_module(tmp_path, inventories=[str(broken_demo)])
+    assert rc != 0 and result["failed"] is True
+    problems = result["problems"]
+    assert len(problems) == 2
+    assert any(
+        p.endswith(
+            "clusters.yml:10: " + DOTTED_ROUTE + ": Apache reads the route from "
+            "the text after the first '.' of the ROUTEID cookie, so a dotted id never matches"
+        )
+        for p in problems
+    ), problems
+    assert any("identity.yml:12: sitehub_identity.mfa.digits:" in p for p in problems)
+    assert "2 problem(s); nothing was deployed" in result["msg"]
+
+
+def recap_hosts(output: str) -> set[str]:
+    recap = output.split("PLAY RECAP", 1)[1]
+    return set(re.findall(r"^(\S+)\s+:\s+ok=", recap, flags=re.MULTILINE))
+
+
+def playbook(inventory: Path, play: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(play)],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_site_playbook_stops_in_validation(broken_demo):
+    result = playbook(broken_demo, ROOT / "playbooks" / "site.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "PLAY [Validate the site inventory]" in output
+    assert f"clusters.yml:10: {DOTTED_ROUTE}" in output
+    assert "nothing was deployed" in output
+    assert recap_hosts(result.stdout) == {"localhost"}, result.stdout
+
+
+def test_later_plays_do_not_run(broken_demo, tmp_path):
+    """Whatever site.yml grows into, a play after the validation never reaches a host."""
+    wrapper = tmp_path / "wrapper.yml"
+    wrapper.write_text(
+        f"""---
+- name: The whole site
+  ansible.builtin.import_playbook: {ROOT / "playbooks" / "site.yml"}
+
+- name: A play that must never run
+  hosts: all
+  gather_facts: true
+  tasks:
+    - name: Reach the host
+      ansible.builtin.ping:
+"""
+    )
+    result = playbook(broken_demo, wrapper)
+    assert result.returncode != 0
+    assert "A play that must never run" not in result.stdout
+    assert recap_hosts(result.stdout) == {"localhost"}, result.stdout
