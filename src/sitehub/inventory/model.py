@@ -263,7 +263,13 @@ class DemoUser(Strict):
 class Identity(Strict):
     provider: Literal["keycloak"] = "keycloak"
     host: str = Field(description="Inventory host running Keycloak.")
-    url: HttpsUrl = Field(description="Public https:// base URL of Keycloak.")
+    url: HttpsUrl = Field(
+        description="Public https:// base URL of Keycloak: what browsers are sent to."
+    )
+    internal_url: HttpsUrl | None = Field(
+        default=None,
+        description="How the frontend reaches Keycloak inside the site (defaults to url).",
+    )
     realm: Name
     metadata_url: HttpsUrl | None = Field(
         default=None, description="SAML IdP metadata; derived from url and realm when unset."
@@ -278,9 +284,8 @@ class Identity(Strict):
 
     @property
     def idp_metadata_url(self) -> str:
-        return self.metadata_url or (
-            f"{self.url.rstrip('/')}/realms/{self.realm}/protocol/saml/descriptor"
-        )
+        base = (self.internal_url or self.url).rstrip("/")
+        return self.metadata_url or f"{base}/realms/{self.realm}/protocol/saml/descriptor"
 
 
 # --- sitehub_clusters -------------------------------------------------------------------------

@@ -35,8 +35,16 @@ def test_problems_exit_1_one_line_each(site_copy, capsys):
     assert all(parsed), lines
     found = {(Path(m["file"]).name, int(m["line"]), m["key"]) for m in parsed}
     assert found == {
-        ("clusters.yml", 10, "sitehub_clusters[0].instances[1].route"),
-        ("identity.yml", 12, "sitehub_identity.mfa.digits"),
+        (
+            "clusters.yml",
+            copy.line_of("group_vars/all/clusters.yml", "route: hub.2"),
+            "sitehub_clusters[0].instances[1].route",
+        ),
+        (
+            "identity.yml",
+            copy.line_of("group_vars/all/identity.yml", "digits: 7"),
+            "sitehub_identity.mfa.digits",
+        ),
     }
 
 
