@@ -73,7 +73,8 @@ def test_module_reports_every_problem(tmp_path, broken_demo):
         )
         for p in problems
     ), problems
-    assert any("identity.yml:12: sitehub_identity.mfa.digits:" in p for p in problems)
+    digits_line = identity.read_text().splitlines().index("    digits: 7") + 1
+    assert any(f"identity.yml:{digits_line}: sitehub_identity.mfa.digits:" in p for p in problems)
     assert "2 problem(s); nothing was deployed" in result["msg"]
 
 

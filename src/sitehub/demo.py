@@ -1,0 +1,112 @@
+"""`sitehub demo up|down`: the whole demo site on this machine, in test hosts.
+
+`up` builds (or reuses) the base image, starts the demo inventory's hosts,
+converges playbooks/site.yml with the operator progress view, and prints where
+the site is and how to log in. A second `up` converges again (changed=0) quickly.
+`down` removes the hosts, their network and the generated secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sitehub import testhosts
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "inventories" / "demo"
+DEMO_USER = "alice"
+
+
+def add_subparsers(sub) -> None:
+    parser = sub.add_parser("demo", help="deploy or remove the demo site on this machine")
+    parser.add_argument("action", choices=["up", "down", "info"])
+    parser.add_argument("--inventory", default=str(DEMO))
+    parser.add_argument(
+        "--raw", action="store_true", help="Ansible's full task output instead of the progress view"
+    )
+    parser.set_defaults(func=cmd_demo)
+
+
+def secrets_dir(inventory: Path) -> Path:
+    return inventory / ".secrets"
+
+
+def converge(inventory: Path, raw: bool = False, extra: tuple[str, ...] = ()) -> int:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    if not raw:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "sitehub_progress"
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    command = [str(playbook), "-i", str(inventory), str(ROOT / "playbooks" / "site.yml"), *extra]
+    return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
+
+
+def cmd_demo(args) -> int:
+    inventory = Path(args.inventory).resolve()
+    hosts = testhosts.load_test_hosts(inventory)
+    if args.action == "down":
+        print("\n".join(testhosts.hosts_down(hosts)) or "nothing to remove")
+        shutil.rmtree(secrets_dir(inventory), ignore_errors=True)
+        print(f"removed {secrets_dir(inventory)}")
+        return 0
+    if args.action == "up":
+        started = time.monotonic()
+        testhosts.build_image(testhosts.BASE_IMAGE)
+        print(testhosts._table(testhosts.hosts_up(hosts, str(inventory))))
+        rc = converge(inventory, raw=args.raw)
+        if rc != 0:
+            print(f"\nthe demo did not converge (ansible-playbook exit {rc})", file=sys.stderr)
+            return rc
+        print(f"\ndemo up in {time.monotonic() - started:.0f} s")
+    print_access(inventory)
+    return 0
+
+
+def print_access(inventory: Path) -> None:
+    from sitehub.render.commands import site_model
+
+    site = site_model(str(inventory))
+    secrets = secrets_dir(inventory)
+    port = site.sitehub_site.public_port
+    url = f"https://{site.sitehub_site.public_hostname}" + ("" if port == 443 else f":{port}") + "/"
+    password = _read(secrets / "demo_user_password")
+    print("\n" + "=" * 72)
+    print(f"  {site.sitehub_site.title}: {url}")
+    ca = secrets / "pki" / "ca.crt"
+    if ca.exists():
+        print(f"  site CA certificate (import it in your browser, or curl --cacert): {ca}")
+    for user in site.sitehub_identity.demo_users:
+        print(f"  demo user: {user.name}   password: {password or '(not generated yet)'}")
+    print(
+        "  First login: Keycloak asks you to enroll an authenticator app (FreeOTP,\n"
+        "  Google Authenticator): scan the QR code it shows, then type the 6-digit code."
+    )
+    secret = _read(secrets / f"totp_{DEMO_USER}")
+    if secret:
+        print(f"  {DEMO_USER} is enrolled already; TOTP secret: {secret}")
+        _print_qr(
+            f"otpauth://totp/{site.sitehub_identity.realm}:{DEMO_USER}?secret={secret}"
+            f"&issuer={site.sitehub_identity.realm}&digits={site.sitehub_identity.mfa.digits}"
+            f"&period={site.sitehub_identity.mfa.period}"
+        )
+    print("=" * 72)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
+def _print_qr(uri: str) -> None:
+    try:
+        import segno
+    except ImportError:
+        print(f"  {uri}")
+        return
+    segno.make(uri, error="m").terminal(compact=True)
