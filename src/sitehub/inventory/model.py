@@ -331,6 +331,34 @@ class HtcondorPool(Strict):
     max_runtime: Minutes = 720
     repository_url: str | None = None
 
+    @field_validator("gpu_capabilities")
+    @classmethod
+    def _capabilities(cls, value: list[str]) -> list[str]:
+        for capability in value:
+            if not re.match(r"^\d{1,2}\.\d{1,2}$", capability):
+                raise ValueError(
+                    f"GPU capability '{capability}' must look like 8.0 (CUDA major.minor)"
+                )
+        return value
+
+    @field_validator("gpu_devices", "accounting_groups")
+    @classmethod
+    def _classad_safe(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item or re.search(r"[\"'\\$\n\r]", item):
+                raise ValueError(
+                    f"'{item}' cannot hold quotes, backslashes, '$' or line breaks: it is "
+                    "written into HTCondor submit descriptions and ClassAd expressions"
+                )
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.match(r"^\d+\.\d+(\.\d+)?$", value):
+            raise ValueError(f"HTCondor version '{value}' must look like 24.0 or 24.0.3")
+        return value
+
 
 class FormOptions(Strict):
     discover: bool = Field(

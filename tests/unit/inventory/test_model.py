@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -302,3 +304,19 @@ def test_example_site_shape():
     assert any(p.gpu_types for c in by_scheduler["slurm"] for p in c.options.partitions)
     # inline-vaulted values stay opaque: validation never decrypts them
     assert site.sitehub_secrets["hub_cookie_secret"] == "<vaulted>"
+
+
+@pytest.mark.parametrize(
+    "field,value,words",
+    [
+        ("gpu_capabilities", ["8"], "must look like 8.0"),
+        ("gpu_devices", ['A100" || true'], "cannot hold quotes"),
+        ("accounting_groups", ["group_$(x)"], "cannot hold quotes"),
+        ("version", "latest", "must look like 24.0"),
+    ],
+)
+def test_htcondor_values_that_reach_classads_are_checked(field, value, words):
+    from sitehub.inventory.model import HtcondorPool
+
+    with pytest.raises(ValueError, match=re.escape(words)):
+        HtcondorPool(central_manager="cm.example.org", **{field: value})
