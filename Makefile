@@ -66,7 +66,8 @@ molecule: setup
 
 molecule-docker: setup
 	set -e; for s in $(MOLECULE_DOCKER_SCENARIOS); do \
-	  echo "=== molecule test -s $$s (docker API)"; $(BIN)/sitehub docker-api -- $(BIN)/molecule test -s $$s -d docker; done
+	  echo "=== molecule test -s $$s (docker API)"; \
+	  SITEHUB_MOLECULE_DRIVER=docker $(BIN)/sitehub docker-api -- $(BIN)/molecule test -s $$s; done
 
 test: setup quick molecule molecule-docker
 
