@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG  := $(abspath ansible.cfg)
 export PATH            := $(BIN):$(PATH)
 
 # Scenarios `make test` runs, in order; each converges once and verifies.
-MOLECULE_SCENARIOS ?= default htcondor
+MOLECULE_SCENARIOS ?= default htcondor hubs
 # The default scenario also runs through Docker's API (served by podman) for role
 # developers who have Docker instead of podman.
 MOLECULE_DOCKER_SCENARIOS ?= default
@@ -51,8 +51,8 @@ image: packages venv
 .PHONY: lint unit quick test molecule molecule-docker
 lint: venv
 	$(BIN)/yamllint --strict .
-	$(BIN)/ruff check src tests filter_plugins library module_utils bench
-	$(BIN)/ruff format --check src tests filter_plugins library module_utils bench
+	$(BIN)/ruff check src tests filter_plugins library module_utils bench roles/*/library
+	$(BIN)/ruff format --check src tests filter_plugins library module_utils bench roles/*/library
 	$(BIN)/ansible-lint --profile production
 
 unit: venv

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
 DOCUMENTATION = r"""
 ---
 module: slurm_accounting
@@ -58,10 +62,6 @@ commands:
   elements: list
   returned: always
 """
-
-import re
-
-from ansible.module_utils.basic import AnsibleModule
 
 _TIME_RE = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
 
@@ -213,7 +213,14 @@ def plan(
                 )
         if default_account and default_accounts.get(name, default_account) != default_account:
             cmds.append(
-                ["modify", "user", "where", f"name={name}", "set", f"defaultaccount={default_account}"]
+                [
+                    "modify",
+                    "user",
+                    "where",
+                    f"name={name}",
+                    "set",
+                    f"defaultaccount={default_account}",
+                ]
             )
     return cmds
 

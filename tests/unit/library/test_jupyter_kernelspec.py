@@ -3,13 +3,14 @@
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
+BIN = Path(sys.executable).parent
 
 
 def play(tmp_path, kernels, *extra, prune=True):
