@@ -253,6 +253,17 @@ class UserSource(Strict):
         return self
 
 
+class Group(Strict):
+    name: Name
+    gid: int | None = Field(
+        default=None, ge=1000, le=60000, description="POSIX gid on every host (demo users)."
+    )
+
+
+def _group(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
 class DemoUser(Strict):
     name: Name
     email: str | None = None
@@ -278,7 +289,9 @@ class Identity(Strict):
     mfa: OtpPolicy = Field(default_factory=OtpPolicy)
     brute_force: BruteForce = Field(default_factory=BruteForce)
     users: UserSource = Field(default_factory=UserSource)
-    groups: list[Name] = Field(default_factory=list)
+    groups: list[Annotated[Group, BeforeValidator(_group)]] = Field(
+        default_factory=list, description="Realm groups: a name, or name and POSIX gid."
+    )
     demo_users: list[DemoUser] = Field(default_factory=list)
     extra_redirect_uris: list[RedirectUri] = Field(default_factory=list)
 

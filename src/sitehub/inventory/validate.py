@@ -136,6 +136,7 @@ def validate_loaded(inventory: LoadedInventory) -> list[Problem]:
             report.add(loc, _message(error))
 
     _check_hosts(report, raw)
+    _check_accounts(report, raw)
     _check_clusters(report, raw)
     _check_secrets(report, inventory.site_vars, raw)
     return sorted(report.problems)
@@ -279,6 +280,47 @@ def _check_hosts(report: _Report, raw: dict[str, Any]) -> None:
     for c, cluster in _items(raw.get("sitehub_clusters")):
         for i, instance in _items(cluster.get("instances")):
             check(("sitehub_clusters", c, "instances", i, "host"), instance.get("host"), "hub host")
+
+
+def _check_accounts(report: _Report, raw: dict[str, Any]) -> None:
+    """Demo users become POSIX users on every host: names and ids must not clash."""
+    identity = raw.get("sitehub_identity")
+    if not isinstance(identity, dict):
+        return
+    groups: dict[str, Any] = {}
+    gids: dict[int, str] = {}
+    for g, group in enumerate(identity.get("groups") or []):
+        name = group if isinstance(group, str) else (group or {}).get("name")
+        gid = None if isinstance(group, str) else (group or {}).get("gid")
+        if not isinstance(name, str):
+            continue
+        if name in groups:
+            report.add(("sitehub_identity", "groups", g), f"group '{name}' is listed twice")
+        groups[name] = gid
+        if isinstance(gid, int):
+            if gid in gids:
+                report.add(
+                    ("sitehub_identity", "groups", g, "gid"),
+                    f"gid {gid} is already used by group '{gids[gid]}'",
+                )
+            gids[gid] = name
+    uids: dict[int, str] = {}
+    for u, user in _items(identity.get("demo_users")):
+        uid, name = user.get("uid"), user.get("name")
+        if isinstance(uid, int):
+            if uid in uids:
+                report.add(
+                    ("sitehub_identity", "demo_users", u, "uid"),
+                    f"uid {uid} is already used by demo user '{uids[uid]}'",
+                )
+            uids[uid] = str(name)
+        for k, group in enumerate(user.get("groups") or []):
+            if isinstance(group, str) and group not in groups:
+                report.add(
+                    ("sitehub_identity", "demo_users", u, "groups", k),
+                    f"group '{group}' is not one of sitehub_identity.groups "
+                    f"({', '.join(groups) or 'none'}): add it there first",
+                )
 
 
 def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:

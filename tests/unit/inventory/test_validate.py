@@ -742,3 +742,24 @@ def test_inventory_without_hosts(tmp_path):
     (tmp_path / "site" / "hosts.yml").write_text("---\nall:\n  hosts: {}\n")
     (problem,) = validate_inventory(tmp_path / "site")
     assert "names no hosts" in problem.message
+
+
+def test_demo_user_group_must_be_a_realm_group(site_copy):
+    copy = site_copy("demo")
+    copy.edit("group_vars/all/identity.yml", "groups: [atlas]", "groups: [atlsa]")
+    problems = copy.validate()
+    copy.expect(
+        problems,
+        key="sitehub_identity.demo_users[0].groups[0]",
+        file="group_vars/all/identity.yml",
+        words=["atlsa", "not one of sitehub_identity.groups"],
+    )
+
+
+def test_uids_and_gids_must_be_unique(site_copy):
+    copy = site_copy("demo")
+    copy.edit("group_vars/all/identity.yml", "uid: 2002", "uid: 2001")
+    copy.edit("group_vars/all/identity.yml", "gid: 3002", "gid: 3001")
+    problems = copy.validate()
+    copy.expect(problems, key="sitehub_identity.demo_users[1].uid", words=["uid 2001", "alice"])
+    copy.expect(problems, key="sitehub_identity.groups[1].gid", words=["gid 3001", "atlas"])
