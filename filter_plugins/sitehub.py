@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sitehub.inventory.model import Cluster, Kernel
+from sitehub.deploy import posix_accounts
+from sitehub.inventory.model import Cluster, Identity, Kernel
 from sitehub.inventory.validate import _plain
 from sitehub.render.kernelspec import render_kernel
 from sitehub.render.urlspace import route_cookie_header, url_space
@@ -31,10 +32,16 @@ def sitehub_kernelspec_entry(kernel: dict[str, Any], **kwargs: Any) -> dict[str,
     return {"name": str(kernel["name"]), "files": sitehub_kernelspec(kernel, **kwargs)}
 
 
+def sitehub_posix_accounts(identity: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """sitehub_identity -> {"groups": [...], "users": [...]} for the common role."""
+    return posix_accounts(Identity.model_validate(_plain(identity)))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "sitehub_url_spaces": sitehub_url_spaces,
             "sitehub_kernelspec": sitehub_kernelspec,
             "sitehub_kernelspec_entry": sitehub_kernelspec_entry,
+            "sitehub_posix_accounts": sitehub_posix_accounts,
         }
