@@ -47,6 +47,37 @@ def cmd_render(args) -> int:
     return 0
 
 
+def htcondor_samples(cluster) -> dict[str, str]:
+    """The submit-host role variables and sample submit descriptions of an HTC cluster.
+
+    Samples use the first accounting group: one CPU job, and a GPU job per offered
+    capability and device, so an auditor sees exactly what reaches the pool.
+    """
+    from sitehub.htcondor.deploy import submit_role_vars
+    from sitehub.htcondor.submit import GpuRequest, JobRequest, SubmitContext, build_submit
+
+    pool = cluster.htcondor
+    group = (pool.accounting_groups or ["group_default"])[0]
+    ctx = SubmitContext(
+        user="USER",
+        job_dir="/var/lib/sitehub/jobs/USER",
+        command=["batchspawner-singleuser", "jupyterhub-singleuser"],
+        batch_name=f"jupyter-{cluster.segment}",
+    )
+    requests = {"cpu": JobRequest(accounting_group=group, minutes=pool.max_runtime)}
+    for capability in pool.gpu_capabilities:
+        requests[f"gpu-capability-{capability}"] = JobRequest(
+            accounting_group=group, gpu=GpuRequest("capability", capability)
+        )
+    for i, device in enumerate(pool.gpu_devices):
+        requests[f"gpu-device-{i}"] = JobRequest(
+            accounting_group=group, gpu=GpuRequest("device", device)
+        )
+    out = {f"{name}.sub": build_submit(request, ctx) for name, request in requests.items()}
+    out["htcondor_submit-vars.json"] = json.dumps(submit_role_vars(cluster), indent=2) + "\n"
+    return out
+
+
 def render_site(site: SiteModel, out: Path) -> list[Path]:
     written: list[Path] = []
 
@@ -59,6 +90,10 @@ def render_site(site: SiteModel, out: Path) -> list[Path]:
 
     spaces = [space.as_dict() for space in url_spaces(site)]
     write("frontend/url-spaces.json", json.dumps(spaces, indent=2) + "\n")
+    for cluster in site.sitehub_clusters:
+        if cluster.scheduler == "htcondor":
+            for name, text in htcondor_samples(cluster).items():
+                write(f"htcondor/{cluster.segment}/{name}", text)
     for kernel in site.sitehub_kernels:
         spec = render_kernel(kernel)
         write(f"kernels/{kernel.name}/kernel.json", spec.kernel_json)
