@@ -108,11 +108,31 @@ def render_batch_script(
 
 
 def job_name(prefix: str, user: str, server: str = "") -> str:
-    """Slurm job / systemd unit base name for one server: `<prefix>-<user>[-<server>]`."""
-    base = f"{prefix}-{user}"
+    """Slurm job / systemd unit base name for one server: `<prefix>.<user>[.<server>]`.
+
+    Dots separate the parts: instance names (in the prefix) cannot hold one, so one hub
+    instance never mistakes another's jobs for its own (`a` vs `a-b`).
+    """
+    base = f"{prefix}.{user}"
     if server:
-        base += "-" + UNIT_CHARS.sub("_", server)
+        base += "." + UNIT_CHARS.sub("_", server)
     return _checked(base[:64], SLURM_NAME, "job name")
+
+
+def job_owner(name: str, prefix: str) -> str | None:
+    """The user a job name of this prefix encodes, or None if it is not one of ours."""
+    head, sep, rest = name.partition(".")
+    if not sep or head != prefix or not rest:
+        return None
+    return rest.split(".", 1)[0]
+
+
+def unclaimed_jobs(jobs: Iterable, prefix: str, claimed: set[str]) -> set[str]:
+    """Ids of this hub's queued jobs (named by job_name, owned by the user the name encodes)
+    that no server of the hub claims."""
+    return {
+        j.job_id for j in jobs if job_owner(j.name, prefix) == j.user and j.job_id not in claimed
+    }
 
 
 # ---------------------------------------------------------------------------------------

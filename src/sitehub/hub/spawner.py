@@ -47,6 +47,7 @@ from .batch import (
     job_name,
     render_batch_script,
     systemd_run_argv,
+    unclaimed_jobs,
 )
 from .slurm import (
     ASSOC_FORMAT,
@@ -146,7 +147,7 @@ class SitehubSpawner(BatchSpawnerBase):
         False, config=True, help="Offer 'run locally' (on the hub host) in the Slurm form."
     )
     instance = Unicode("hub", config=True, help="Hub instance name; part of job/unit names.")
-    job_prefix = Unicode(config=True, help="Job and unit names: <prefix>-<user>[-<server>].")
+    job_prefix = Unicode(config=True, help="Job and unit names: <prefix>.<user>[.<server>].")
 
     @default("job_prefix")
     def _job_prefix_default(self):
@@ -347,8 +348,11 @@ class SitehubSpawner(BatchSpawnerBase):
                         "This hub runs servers on the hub host; batch options are not accepted."
                     )
                 return options.Choice(run_local=True)
+            if options.coerce(opts).get("run_local") and self.allow_local:
+                # no Slurm query needed (and none that could hang while slurmctld is down)
+                return options.Choice(run_local=True)
             model = await self.form_model()
-            if not model.partitions and not options.coerce(opts).get("run_local"):
+            if not model.partitions:
                 raise refuse(503, model.notice or "You may not submit jobs on this cluster.")
             return options.validate(model, opts)
         except options.OptionsError as exc:
@@ -386,9 +390,6 @@ class SitehubSpawner(BatchSpawnerBase):
         pw = self._pw()
         env = self.user_env()
         name = self._name()
-        # a job of this very server still queued (earlier hub run, lost sbatch answer)
-        # would become a duplicate: cancel it first
-        await self._slurm("scancel", f"--name={name}", f"--user={pw.pw_name}")
         try:
             script = render_batch_script(
                 request,
@@ -421,6 +422,13 @@ class SitehubSpawner(BatchSpawnerBase):
                     + (" or choose 'run locally'." if self.allow_local else ".")
                 ) from None
             raise SpawnError(f"Slurm refused the job: {exc}") from None
+
+    async def _cancel_stale(self) -> None:
+        try:
+            pw = self._pw()
+        except SpawnError:
+            return
+        await self._slurm("scancel", f"--name={self._name()}", f"--user={pw.pw_name}")
 
     async def _submit_local(self) -> str:
         pw = self._pw()
@@ -497,7 +505,12 @@ class SitehubSpawner(BatchSpawnerBase):
         self._events = []
         self._reported_port = 0
         self._port_event = asyncio.Event()
+        # a job of this very server still queued (earlier hub run, lost sbatch answer) would
+        # become a duplicate: cancel it while the choice is being checked
+        stale = asyncio.ensure_future(self._cancel_stale()) if self.scheduler == "slurm" else None
         choice = await self.choose()
+        if stale is not None and not choice.run_local:
+            await stale
         self.port = 0  # batchspawner-singleuser picks the port and reports it
         if choice.run_local:
             self.backend, self.ip = "local", "127.0.0.1"
@@ -529,6 +542,7 @@ class SitehubSpawner(BatchSpawnerBase):
         assert self._port_event is not None
         interval = self.startup_poll_interval
         last_position_check = 0.0
+        position = None
         while True:
             status = await self.job_state()
             if status.phase is Phase.GONE:
@@ -543,8 +557,9 @@ class SitehubSpawner(BatchSpawnerBase):
                 raise SpawnError(
                     f"The job {job} ended ({state}) before the notebook server started.{where}"
                 )
-            position = None
-            if status.phase is Phase.PENDING and time.monotonic() - last_position_check > 5:
+            if status.phase is not Phase.PENDING:
+                position = None
+            elif time.monotonic() - last_position_check > 5:
                 last_position_check = time.monotonic()
                 position = await self._queue_position(status)
             if status.phase is Phase.UNKNOWN:
@@ -647,9 +662,7 @@ class SitehubSpawner(BatchSpawnerBase):
         res = await self._slurm("squeue", "-h", "-o", "%i|%j|%u|%T")
         if res.rc != 0:
             return []
-        prefix = self.job_prefix + "-"
-        ours = {j.job_id for j in parse_job_list(res.out) if j.name.startswith(prefix)}
-        unclaimed = ours - self._claimed_jobs()
+        unclaimed = unclaimed_jobs(parse_job_list(res.out), self.job_prefix, self._claimed_jobs())
         now = time.monotonic()
         cls = type(self)
         cls._unclaimed = {j: cls._unclaimed.get(j, now) for j in unclaimed}

@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from sitehub.hub import batch
+from sitehub.hub import batch, slurm
 from sitehub.hub.batch import JobRequest, UnsafeValue
 from sitehub.hub.slurm import Phase
 
@@ -13,7 +13,7 @@ CMD = ["/opt/nb/bin/batchspawner-singleuser", "/opt/nb/bin/jupyterhub-singleuser
 
 def render(request, **kw):
     args = dict(
-        job_name="jupyter-alpha-alice",
+        job_name="jupyter-alpha.alice",
         output="/home/alice/.jupyterhub-slurm-%j.log",
         workdir="/home/alice",
         cmd=CMD,
@@ -29,7 +29,7 @@ def test_full_script():
     lines = text.splitlines()
     assert lines[0] == "#!/bin/bash"
     for want in [
-        "#SBATCH --job-name=jupyter-alpha-alice",
+        "#SBATCH --job-name=jupyter-alpha.alice",
         "#SBATCH --output=/home/alice/.jupyterhub-slurm-%j.log",
         "#SBATCH --chdir=/home/alice",
         "#SBATCH --export=JUPYTERHUB_API_TOKEN,PATH",
@@ -83,9 +83,24 @@ def test_command_is_shell_quoted():
     assert shlex.split(last)[-2:] == cmd
 
 
-def test_job_name():
-    assert batch.job_name("jupyter-alpha", "alice") == "jupyter-alpha-alice"
-    assert batch.job_name("jupyter-alpha", "alice", "gpu box") == "jupyter-alpha-alice-gpu_box"
+def test_job_name_and_owner():
+    assert batch.job_name("jupyter-alpha", "alice") == "jupyter-alpha.alice"
+    assert batch.job_name("jupyter-alpha", "alice", "gpu box") == "jupyter-alpha.alice.gpu_box"
+    assert batch.job_owner("jupyter-alpha.alice.gpu_box", "jupyter-alpha") == "alice"
+    assert batch.job_owner("jupyter-alpha-beta.alice", "jupyter-alpha") is None
+    assert batch.job_owner("jupyter-alpha.", "jupyter-alpha") is None
+    assert batch.job_owner("spawner-jupyterhub", "jupyter-alpha") is None
+
+
+def test_unclaimed_jobs_are_only_ours():
+    jobs = slurm.parse_job_list(
+        "41|jupyter-alpha.alice|alice|RUNNING\n"  # claimed by a server
+        "42|jupyter-alpha.alice.gpu|alice|PENDING\n"  # ours, unclaimed
+        "43|jupyter-alpha.bob|mallory|RUNNING\n"  # name says bob, owner differs: not ours
+        "44|jupyter-alpha-beta.alice|alice|RUNNING\n"  # instance alpha-beta
+        "45|spawner-jupyterhub|alice|RUNNING\n"  # stock batchspawner
+    )
+    assert batch.unclaimed_jobs(jobs, "jupyter-alpha", {"41"}) == {"42"}
 
 
 def test_env_file_quoting():
@@ -99,11 +114,11 @@ def test_env_file_quoting():
 
 def test_systemd_run_argv():
     argv = batch.systemd_run_argv(
-        "jupyter-alpha-alice.service",
+        "jupyter-alpha.alice.service",
         user="alice",
         group="alice",
         workdir="/home/alice",
-        env_file="/run/sitehub-spawner/jupyter-alpha-alice.service.env",
+        env_file="/run/sitehub-spawner/jupyter-alpha.alice.service.env",
         cmd=CMD,
         properties=["MemoryMax=2G"],
     )

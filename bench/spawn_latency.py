@@ -1,0 +1,163 @@
+"""Spawn latency: "click" (REST spawn request) to "server reachable through the proxy".
+
+Runs on a host that may send the user header (a frontend address; in the `hubs` scenario the
+hub host itself, 127.0.0.1), with the hub venv's Python (it needs only tornado):
+
+    python spawn_latency.py --hub sitehub=http://127.0.0.1:8000/jupyterhub/slurm/ \\
+        --hub stock=http://127.0.0.1:8200/jupyterhub/stock/ \\
+        --user alice --concurrent-users bench01,...,bench10 --sequential 20 \\
+        --options '{"partition": "debug", "runtime": 10}' > latency.json
+
+For each hub: N sequential spawns of one user (spawn, wait reachable, stop), then one round of
+concurrent spawns of distinct users. Prints JSON with every sample and median / p95 per hub,
+so sitehub's spawner and stock batchspawner settings are compared in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from http.cookies import SimpleCookie
+
+HEADER = "X-Sitehub-User"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p95 of 20 samples is the 19th smallest)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+def summary(samples: list[float]) -> dict:
+    return {
+        "n": len(samples),
+        "median_s": round(statistics.median(samples), 2) if samples else None,
+        "p95_s": round(percentile(samples, 95), 2) if samples else None,
+        "max_s": round(max(samples), 2) if samples else None,
+    }
+
+
+class Session:
+    """One user's browser-like session: header login, cookies, xsrf, a token for the server."""
+
+    def __init__(self, base: str, user: str):
+        from tornado.httpclient import AsyncHTTPClient
+
+        self.base = base.rstrip("/") + "/"
+        self.user = user
+        self.cookies: dict[str, str] = {}
+        self.http = AsyncHTTPClient(max_clients=64)
+        self.token = ""
+
+    async def fetch(self, method: str, path: str, body=None, headers=None, auth=False):
+        from tornado.httpclient import HTTPRequest
+
+        h = dict(headers or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            if method != "GET" and "_xsrf" in self.cookies:
+                h["X-XSRFToken"] = self.cookies["_xsrf"]
+        if auth:
+            h["Authorization"] = f"token {self.token}"
+        data = json.dumps(body) if body is not None else ("" if method == "POST" else None)
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        req = HTTPRequest(
+            self.base + path, method=method, body=data, headers=h,
+            follow_redirects=False, request_timeout=600,
+        )  # fmt: skip
+        resp = await self.http.fetch(req, raise_error=False)
+        for raw in resp.headers.get_list("Set-Cookie"):
+            jar = SimpleCookie()
+            jar.load(raw)
+            self.cookies.update({k: m.value for k, m in jar.items()})
+        return resp
+
+    async def login(self) -> None:
+        resp = await self.fetch("GET", "hub/login", headers={HEADER: self.user})
+        if resp.code != 302:
+            raise RuntimeError(f"login of {self.user} refused: {resp.code}")
+        await self.fetch("GET", "hub/home")
+        tok = await self.fetch("POST", f"hub/api/users/{self.user}/tokens", {"note": "bench"})
+        if tok.code not in (200, 201):
+            raise RuntimeError(f"token for {self.user}: {tok.code} {tok.body[:200]!r}")
+        self.token = json.loads(tok.body)["token"]
+
+    async def stop(self) -> None:
+        await self.fetch("DELETE", f"hub/api/users/{self.user}/server")
+        for _ in range(600):
+            info = json.loads((await self.fetch("GET", f"hub/api/users/{self.user}")).body)
+            if not info.get("servers") and not info.get("pending"):
+                return
+            await asyncio.sleep(0.2)
+
+    async def spawn_seconds(self, options: dict, timeout: float) -> float:
+        """Seconds from the spawn request to the first 200 from the server via the proxy."""
+        await self.stop()
+        t0 = time.monotonic()
+        resp = await self.fetch("POST", f"hub/api/users/{self.user}/server", options)
+        if resp.code not in (201, 202):
+            raise RuntimeError(f"spawn of {self.user}: {resp.code} {resp.body[:300]!r}")
+        while time.monotonic() - t0 < timeout:
+            status = await self.fetch("GET", f"user/{self.user}/api/status", auth=True)
+            if status.code == 200:
+                return time.monotonic() - t0
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.user}'s server not reachable after {timeout}s")
+
+
+async def bench_hub(name, base, user, concurrent_users, sequential, options, timeout) -> dict:
+    first = Session(base, user)
+    await first.login()
+    seq = []
+    for _ in range(sequential):
+        seq.append(await first.spawn_seconds(options, timeout))
+    await first.stop()
+    sessions = [Session(base, u) for u in concurrent_users]
+    await asyncio.gather(*(s.login() for s in sessions))
+    conc = await asyncio.gather(*(s.spawn_seconds(options, timeout) for s in sessions))
+    await asyncio.gather(*(s.stop() for s in sessions))
+    return {
+        "hub": name,
+        "url": base,
+        "sequential": {"samples": [round(x, 2) for x in seq], **summary(seq)},
+        "concurrent": {"samples": [round(x, 2) for x in conc], **summary(list(conc))},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hub", action="append", required=True, help="NAME=BASE_URL (repeatable)")
+    p.add_argument("--user", required=True, help="user for the sequential spawns")
+    p.add_argument("--concurrent-users", default="", help="comma list for the concurrent round")
+    p.add_argument("--sequential", type=int, default=20)
+    p.add_argument("--options", default="{}", help="user_options JSON for every spawn")
+    p.add_argument("--timeout", type=float, default=300.0)
+    args = p.parse_args(argv)
+    hubs = [h.split("=", 1) for h in args.hub]
+    users = [u for u in args.concurrent_users.split(",") if u]
+    options = json.loads(args.options)
+
+    async def run() -> list[dict]:
+        out = []
+        for name, base in hubs:  # one hub at a time: they share the cluster
+            out.append(
+                await bench_hub(name, base, args.user, users, args.sequential, options,
+                                args.timeout)
+            )  # fmt: skip
+        return out
+
+    json.dump({"results": asyncio.run(run())}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
