@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG  := $(abspath ansible.cfg)
 export PATH            := $(BIN):$(PATH)
 
 # Scenarios `make test` runs, in order; each converges once and verifies.
-MOLECULE_SCENARIOS ?= default htcondor hubs jupyterhub
+MOLECULE_SCENARIOS ?= default htcondor hubs jupyterhub identity
 # The default scenario also runs through Docker's API (served by podman) for role
 # developers who have Docker instead of podman.
 MOLECULE_DOCKER_SCENARIOS ?= default

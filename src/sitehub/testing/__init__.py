@@ -1,0 +1,1 @@
+"""Helpers the molecule scenarios and benches use to drive real services."""
