@@ -25,7 +25,6 @@ does not list for the user, when the pool configures one.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sitehub.hub.options import OptionsError
+from sitehub.hub.options import OptionsError, _one, script_json
 
 from .submit import CAPABILITY, DEVICE_NAME, GROUP_NAME, IMAGE_REF, GpuRequest, JobRequest
 
@@ -335,15 +334,6 @@ def usermap_groups(
 # reading what came back
 
 
-def _one(value: Any) -> Any:
-    """Form data arrives as lists of strings; the REST API sends plain JSON values."""
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise OptionsError("each option takes exactly one value")
-        return value[0]
-    return value
-
-
 def _text(key: str, value: Any) -> str:
     value = _one(value)
     if value is None:
@@ -481,12 +471,6 @@ def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
 
 # ---------------------------------------------------------------------------------------
 # rendering
-
-
-def script_json(data: Any) -> str:
-    """JSON safe inside <script>: no '</script>', no HTML-significant characters."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render_form(model: FormModel, previous: Mapping[str, Any] | None = None) -> str:
