@@ -1,0 +1,128 @@
+"""Header hygiene: only the frontend names the user to the hubs, from the mellon session."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+SEGMENT = "local"
+SPELLINGS = [
+    "X-Remote-User",
+    "x-remote-user",
+    "X_Remote_User",
+    "X-Remote_User",
+    "X_Remote-User",
+    "Remote-User",
+    "Remote_User",
+    "REMOTE_USER",
+    "X-Forwarded-User",
+    "X_Forwarded_User",
+]
+
+
+@pytest.fixture(scope="module")
+def alice(log_in, site):
+    """alice's browser: logged in at the frontend, not yet at any hub."""
+    session, page = log_in("alice", f"{site}/mellon/login?ReturnTo={site}/")
+    assert page.url == site + "/"
+    return session
+
+
+@pytest.mark.parametrize("header", SPELLINGS)
+def test_a_spoofed_user_header_does_not_log_in_as_someone_else(alice, site, endpoint, header):
+    # every hub login starts from no hub cookie, so the hub reads the header afresh
+    for cookie in list(alice.cookies):
+        if cookie.name.startswith("jupyterhub-") or cookie.name == "_xsrf":
+            alice.cookies.clear(cookie.domain, cookie.path, cookie.name)
+    spoof = {header: "bob", "X-Sitehub-Frontend-Secret": "guessed"}
+    page = alice.get(f"{site}/jupyterhub/{SEGMENT}/hub/login", headers=spoof, timeout=60)
+    assert page.status_code == 200, page.status_code
+    who = alice.get(f"{site}/jupyterhub/{SEGMENT}/hub/api/user", headers=spoof, timeout=30)
+    assert who.json()["name"] == "alice"
+
+
+def test_all_spellings_at_once_change_nothing(alice, site):
+    # header names are case-insensitive in requests too: one value per spelling
+    headers = dict.fromkeys(SPELLINGS, "bob")
+    who = alice.get(f"{site}/jupyterhub/{SEGMENT}/hub/login", headers=headers, timeout=60)
+    assert who.status_code == 200
+    who = alice.get(f"{site}/jupyterhub/{SEGMENT}/hub/api/user", headers=headers, timeout=30)
+    assert who.json()["name"] == "alice"
+
+
+def test_an_anonymous_user_header_gets_the_keycloak_login(browser, site, endpoint):
+    keycloak = urlsplit(endpoint["keycloak_url"]).hostname
+    reply = browser.get(
+        f"{site}/jupyterhub/{SEGMENT}/hub/api/user",
+        headers={"X-Remote-User": "alice", "Remote-User": "alice", "REMOTE_USER": "alice"},
+        timeout=60,
+    )
+    assert urlsplit(reply.url).hostname == keycloak
+    assert "ROUTEID" not in str(browser.cookies.keys())
+
+
+def test_hubs_refuse_the_header_from_anywhere_but_the_frontend(browser, endpoint):
+    """Straight to a hub's proxy, past the frontend: the header and a forged
+    X-Forwarded-For naming the frontend are not believed."""
+    (instance,) = next(c for c in endpoint["clusters"] if c["segment"] == SEGMENT)["instances"]
+    frontend_address = endpoint["hosts"][endpoint["frontend_host"]]
+    reply = browser.get(
+        f"http://{instance['host']}:{instance['port']}/jupyterhub/{SEGMENT}/hub/login",
+        headers={"X-Remote-User": "alice", "X-Forwarded-For": frontend_address},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert reply.status_code == 403
+    assert "jupyterhub-hub-login" not in reply.headers.get("Set-Cookie", "")
+
+
+def test_on_the_wire_the_hub_sees_only_the_frontends_header(alice, site, endpoint):
+    """Capture what actually reaches the hub: no client-supplied user header in any spelling,
+    no guessed secret, and the trusted header naming the mellon user."""
+    (instance,) = next(c for c in endpoint["clusters"] if c["segment"] == SEGMENT)["instances"]
+    marker = uuid.uuid4().hex
+    hub = f"{site}/jupyterhub/{SEGMENT}/hub"
+    assert alice.get(f"{hub}/login", timeout=60).status_code == 200
+    capture = subprocess.Popen(
+        [
+            "podman",
+            "exec",
+            instance["host"],
+            "timeout",
+            "15",
+            "tcpdump",
+            "-i",
+            "any",
+            "-A",
+            "-s0",
+            "-l",
+            f"tcp dst port {instance['port']}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        spoof = dict.fromkeys(SPELLINGS, f"spoofed-{marker}")
+        spoof["X-Sitehub-Frontend-Secret"] = f"guessed-{marker}"
+        spoof["X_Sitehub_Frontend_Secret"] = f"guessed-{marker}"
+        for _ in range(3):
+            reply = alice.get(
+                f"{site}/jupyterhub/{SEGMENT}/hub/api/user", headers=spoof, timeout=30
+            )
+            assert reply.json()["name"] == "alice"
+        out, _ = capture.communicate(timeout=30)
+    finally:
+        capture.kill()
+    assert "GET /jupyterhub/local/hub/api/user" in out, out[-2000:]
+    assert marker not in out
+    trusted = endpoint["user_header"]
+    lines = [
+        line.strip() for line in out.splitlines() if line.lower().startswith(trusted.lower() + ":")
+    ]
+    assert lines and set(lines) == {f"{trusted}: alice"}, lines
