@@ -16,7 +16,7 @@ MOLECULE_SCENARIOS ?= default htcondor hubs jupyterhub identity
 # developers who have Docker instead of podman.
 MOLECULE_DOCKER_SCENARIOS ?= default
 
-APT_PACKAGES := podman runc crun debootstrap uidmap slirp4netns fuse-overlayfs \
+APT_PACKAGES := podman runc crun netavark aardvark-dns debootstrap uidmap slirp4netns fuse-overlayfs \
                 python3-venv git maven openjdk-17-jre-headless chromium
 
 .PHONY: help
@@ -51,8 +51,8 @@ image: packages venv
 .PHONY: lint unit quick test molecule molecule-docker
 lint: venv
 	$(BIN)/yamllint --strict .
-	$(BIN)/ruff check src tests filter_plugins library module_utils bench roles/*/library
-	$(BIN)/ruff format --check src tests filter_plugins library module_utils bench roles/*/library
+	$(BIN)/ruff check src tests filter_plugins library module_utils bench roles/*/library molecule
+	$(BIN)/ruff format --check src tests filter_plugins library module_utils bench roles/*/library molecule
 	$(BIN)/ansible-lint --profile production
 
 unit: venv

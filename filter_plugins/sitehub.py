@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sitehub.deploy import posix_accounts
+from sitehub.deploy import frontend_secret, hub_instances, posix_accounts, realm_users
 from sitehub.inventory.model import Cluster, Identity, Kernel
 from sitehub.inventory.validate import _plain
 from sitehub.render.kernelspec import render_kernel
@@ -37,6 +37,31 @@ def sitehub_posix_accounts(identity: dict[str, Any]) -> dict[str, list[dict[str,
     return posix_accounts(Identity.model_validate(_plain(identity)))
 
 
+def _revealed(secrets: dict[str, Any]) -> dict[str, str]:
+    # str() decrypts inline-vaulted values, which _plain deliberately keeps opaque
+    return {str(k): str(v) for k, v in secrets.items()}
+
+
+def sitehub_hub_instances(
+    clusters: list[dict[str, Any]], host: str, secrets: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """sitehub_clusters -> this host's `jupyterhub_instances` (ports, secrets derived)."""
+    models = [Cluster.model_validate(_plain(raw)) for raw in clusters]
+    return hub_instances(models, str(host), _revealed(secrets))
+
+
+def sitehub_frontend_secret(secrets: dict[str, Any]) -> str:
+    """sitehub_secrets -> the header secret the frontend sends and the hubs require."""
+    return frontend_secret(_revealed(secrets))
+
+
+def sitehub_realm_users(demo_users: list[dict[str, Any]], password: str) -> list[dict[str, Any]]:
+    """sitehub_identity.demo_users -> `keycloak_realm_demo_users`."""
+    identity = Identity.model_validate({"host": "-", "url": "https://-", "realm": "-",
+                                        "demo_users": _plain(demo_users)})  # fmt: skip
+    return realm_users(identity, str(password))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -44,4 +69,7 @@ class FilterModule:
             "sitehub_kernelspec": sitehub_kernelspec,
             "sitehub_kernelspec_entry": sitehub_kernelspec_entry,
             "sitehub_posix_accounts": sitehub_posix_accounts,
+            "sitehub_hub_instances": sitehub_hub_instances,
+            "sitehub_frontend_secret": sitehub_frontend_secret,
+            "sitehub_realm_users": sitehub_realm_users,
         }

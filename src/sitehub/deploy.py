@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
-from sitehub.inventory.model import Identity
+from sitehub.inventory.model import Cluster, Identity, Instance, instance_ports
 
 
 def posix_accounts(identity: Identity) -> dict[str, list[dict[str, Any]]]:
@@ -24,3 +26,83 @@ def posix_accounts(identity: Identity) -> dict[str, list[dict[str, Any]]]:
         for user in identity.demo_users
     ]
     return {"groups": groups, "users": users}
+
+
+# Each hub instance needs its own secrets; the site keeps one of each in the vault and every
+# instance gets a value derived from it with HMAC (no secret is reused verbatim, none extra to
+# manage). The frontend's header secret is derived the same way.
+BATCH_SCHEDULERS = ("slurm", "htcondor")
+SPAWNER_CLASSES = {
+    "htcondor": "sitehub.hub.condor.CondorSpawner",
+}
+
+
+def derive_secret(site_secret: str, purpose: str) -> str:
+    """64 hex characters for `purpose` (instance name + use), from one vaulted site secret."""
+    if not site_secret:
+        raise ValueError(f"cannot derive the {purpose} secret from an empty site secret")
+    return hmac.new(str(site_secret).encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+def instance_name(cluster: Cluster, instance: Instance) -> str:
+    """The hub instance's name on its host: unit, config directory and job names use it."""
+    return f"{cluster.segment}-{instance.route}"
+
+
+def hub_instances(
+    clusters: list[Cluster], host: str, secrets: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The `jupyterhub` role's instances for one host, from the site's clusters."""
+    result = []
+    for cluster in clusters:
+        for instance in cluster.instances:
+            if instance.host != host:
+                continue
+            name = instance_name(cluster, instance)
+            batch = cluster.scheduler in BATCH_SCHEDULERS
+            entry: dict[str, Any] = {
+                "name": name,
+                "route": cluster.segment,
+                **instance_ports(instance.port),
+                # the frontend reaches the proxy over the network; the hub refuses the user
+                # header from anywhere but the frontend
+                "bind_address": "0.0.0.0",  # noqa: S104
+                # batch jobs on compute nodes call the hub API; local servers do not
+                "hub_bind_address": "0.0.0.0" if batch else "127.0.0.1",  # noqa: S104
+                "scheduler": cluster.scheduler,
+                "allow_local": batch and cluster.options.run_locally,
+                "admin_users": list(cluster.admin_users),
+                "idle_timeout": cluster.idle_timeout_minutes * 60,
+                "spawner": {"default_runtime_minutes": cluster.options.default_runtime},
+                "cookie_secret": derive_secret(secrets["hub_cookie_secret"], f"{name}/cookie"),
+                "crypt_key": derive_secret(secrets["hub_crypt_key"], f"{name}/crypt"),
+                "proxy_auth_token": derive_secret(secrets["hub_proxy_token"], f"{name}/proxy"),
+            }
+            if batch:
+                entry["hub_connect_host"] = host
+            if cluster.scheduler in SPAWNER_CLASSES:
+                entry["spawner_class"] = SPAWNER_CLASSES[cluster.scheduler]
+            result.append(entry)
+    return result
+
+
+def frontend_secret(secrets: dict[str, Any]) -> str:
+    """Shared by the frontend (sends it) and every hub (requires it)."""
+    return derive_secret(secrets["hub_cookie_secret"], "frontend-header")
+
+
+def realm_users(identity: Identity, password: str) -> list[dict[str, Any]]:
+    """Demo users as `keycloak_realm_demo_users` (one generated demo password for all)."""
+    if identity.demo_users and not password:
+        raise ValueError("demo users need sitehub_secrets.demo_user_password")
+    return [
+        {
+            "username": user.name,
+            "first_name": user.name.capitalize(),
+            "last_name": "Demo",
+            "email": user.email or f"{user.name}@demo.invalid",
+            "groups": list(user.groups),
+            "password": password,
+        }
+        for user in identity.demo_users
+    ]

@@ -126,6 +126,7 @@ RedirectUri = Annotated[str, AfterValidator(_https_url), AfterValidator(_no_wild
 class Site(Strict):
     name: Name = Field(description="Short site name, used in titles and file names.")
     title: str = Field(default="JupyterHub", description="Heading of the landing page.")
+    description: str = Field(default="", description="One line under the landing page's heading.")
     public_hostname: HostName = Field(description="Host name users type in the browser.")
     public_port: int = Field(default=443, ge=1, le=65535)
     frontends: list[str] = Field(min_length=1, description="Inventory hosts running Apache.")
@@ -302,6 +303,19 @@ class Identity(Strict):
 
 
 # --- sitehub_clusters -------------------------------------------------------------------------
+
+
+PROXY_API_OFFSET = 1  # an instance on port P: its proxy's API on P+1 (loopback)
+HUB_API_OFFSET = 81  # and its hub API on P+81 (8000 -> 8081, as JupyterHub's defaults)
+
+
+def instance_ports(port: int) -> dict[str, int]:
+    """The three ports a hub instance on `port` takes on its host."""
+    return {
+        "port": port,
+        "proxy_api_port": port + PROXY_API_OFFSET,
+        "hub_port": port + HUB_API_OFFSET,
+    }
 
 
 class Instance(Strict):

@@ -31,11 +31,14 @@ from sitehub.inventory.loader import (
     origin_of,
 )
 from sitehub.inventory.model import (
+    HUB_API_OFFSET,
+    PROXY_API_OFFSET,
     REQUIRED_SITE_VARIABLES,
     SCHEDULERS,
     SITE_VARIABLES,
     FormOptions,
     SiteModel,
+    instance_ports,
 )
 
 _TEMPLATE_VAR_RE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
@@ -323,12 +326,15 @@ def _check_accounts(report: _Report, raw: dict[str, Any]) -> None:
                 )
 
 
+_PORT_USES = {"port": "proxy port", "proxy_api_port": "proxy API port", "hub_port": "hub API port"}
+
+
 def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
     clusters = _items(raw.get("sitehub_clusters"))
     segments = Counter(_str(c, "segment") for _, c in clusters)
     kernel_list = raw.get("sitehub_kernels") or []
     kernel_names = {_str(k, "name") for _, k in _items(kernel_list)} - {None}
-    endpoints: dict[tuple[str, int], str] = {}
+    endpoints: dict[tuple[str, int], tuple[str, str]] = {}
     for c, cluster in clusters:
         here = ("sitehub_clusters", c)
         segment = _str(cluster, "segment")
@@ -353,15 +359,35 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
             host, port = instance.get("host"), instance.get("port")
             if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool):
                 continue
-            taken = endpoints.get((host, port))
-            if taken:
+            # an instance takes three ports: its proxy (port), the proxy's API and the hub API
+            mine = instance_ports(port)
+            clash = next(
+                (
+                    (use, p, endpoints[(host, p)])
+                    for use, p in mine.items()
+                    if (host, p) in endpoints
+                ),
+                None,
+            )
+            if clash:
+                use, taken_port, (other, other_use) = clash
+                if use == other_use == "port":
+                    report.add(
+                        (*here, "instances", i, "port"),
+                        f"{host}:{port} is already used by instance {other}: "
+                        "give each instance on a host its own port",
+                    )
+                    continue
                 report.add(
                     (*here, "instances", i, "port"),
-                    f"{host}:{port} is already used by instance {taken}: "
-                    "give each instance on a host its own port",
+                    f"{host}:{taken_port} ({_PORT_USES[use]} of this instance) is already the "
+                    f"{_PORT_USES[other_use]} of instance {other}: an instance on port P also "
+                    f"uses P+{PROXY_API_OFFSET} and P+{HUB_API_OFFSET}; choose ports that "
+                    "leave those free",
                 )
             else:
-                endpoints[(host, port)] = f"{label}/{route or i}"
+                for use, p in mine.items():
+                    endpoints[(host, p)] = (f"{label}/{route or i}", use)
         _check_form(report, here, cluster)
         kernels = cluster.get("kernels")
         if isinstance(kernel_list, list) and isinstance(kernels, list):

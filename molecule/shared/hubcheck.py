@@ -5,12 +5,14 @@ Runs with the hub venv's Python (tornado is there):
                                                 kernel code over the websocket
   hubcheck.py exec  URL USER --token T          server reachable + kernel code again
   hubcheck.py stop  URL USER --token T          stop the server through the REST API
-  hubcheck.py login URL USER [--expect 403]     header login only
+  hubcheck.py login URL USER                    header login only
+  hubcheck.py form  URL USER                    header login, the spawn form's embedded choices
 URL is the hub's public base, e.g. http://127.0.0.1:8000/jupyterhub/alpha/
 """
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import json
 import sys
@@ -82,14 +84,12 @@ def event_lines(buf):
     out = []
     for line in buf.decode(errors="replace").splitlines():
         if line.startswith("data:"):
-            try:
+            with contextlib.suppress(ValueError):
                 out.append(json.loads(line[5:].strip()))
-            except ValueError:
-                pass
     return out
 
 
-async def wait_ready(c, timeout=180):
+async def wait_ready(c, timeout):
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         resp = await c.fetch("GET", f"hub/api/users/{c.user}")
@@ -194,12 +194,22 @@ async def spawn(args):
     progress = asyncio.ensure_future(
         c.fetch("GET", f"hub/api/users/{c.user}/server/progress", stream=buf.extend)
     )
-    await wait_ready(c)
-    result["spawn_seconds"] = round(time.monotonic() - t0, 2)
     try:
+        await wait_ready(c, timeout=args.timeout)
+    except (RuntimeError, TimeoutError) as exc:
+        # a spawn that fails after the API accepted it: report the hub's own message
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(progress, timeout=10)
+        events = event_lines(bytes(buf))
+        result["progress"] = [e.get("message") for e in events]
+        result["spawn_failed"] = next(
+            (e.get("message") for e in events if e.get("failed")), str(exc)
+        )
+        print(json.dumps(result))
+        return 0
+    result["spawn_seconds"] = round(time.monotonic() - t0, 2)
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(progress, timeout=10)
-    except TimeoutError:
-        pass
     result["progress"] = [e.get("message") for e in event_lines(bytes(buf))]
     token = await c.token()
     status = await c.fetch("GET", f"user/{c.user}/api/status", token=token)
@@ -236,6 +246,21 @@ async def stop(args):
     return 0
 
 
+async def form(args):
+    c = Client(args.url, args.user)
+    code, why = await c.login()
+    assert code == 200, (code, why)
+    resp = await c.fetch("GET", "hub/spawn")
+    page = resp.body.decode(errors="replace")
+    start = page.find('id="sitehub-options-data">')
+    data = None
+    if start >= 0:
+        start = page.index(">", start) + 1
+        data = json.loads(page[start : page.index("</script>", start)])
+    print(json.dumps({"status": resp.code, "choices": data}))
+    return 0
+
+
 async def login(args):
     c = Client(args.url, args.user)
     resp = await c.fetch("GET", "hub/login", headers={HEADER: args.user})
@@ -245,13 +270,14 @@ async def login(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("action", choices=["spawn", "exec", "stop", "login"])
+    p.add_argument("action", choices=["spawn", "exec", "stop", "login", "form"])
     p.add_argument("url")
     p.add_argument("user")
     p.add_argument("--token", default="")
     p.add_argument("--options", default="{}")
+    p.add_argument("--timeout", type=float, default=180, help="seconds to wait for the server")
     args = p.parse_args()
-    func = {"spawn": spawn, "exec": exec_, "stop": stop, "login": login}[args.action]
+    func = {"spawn": spawn, "exec": exec_, "stop": stop, "login": login, "form": form}[args.action]
     return asyncio.run(func(args))
 
 
