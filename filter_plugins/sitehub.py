@@ -55,11 +55,9 @@ def sitehub_frontend_secret(secrets: dict[str, Any]) -> str:
     return frontend_secret(_revealed(secrets))
 
 
-def sitehub_realm_users(demo_users: list[dict[str, Any]], password: str) -> list[dict[str, Any]]:
-    """sitehub_identity.demo_users -> `keycloak_realm_demo_users`."""
-    identity = Identity.model_validate({"host": "-", "url": "https://-", "realm": "-",
-                                        "demo_users": _plain(demo_users)})  # fmt: skip
-    return realm_users(identity, str(password))
+def sitehub_realm_users(identity: dict[str, Any], password: str) -> list[dict[str, Any]]:
+    """sitehub_identity -> its demo users as `keycloak_realm_demo_users`."""
+    return realm_users(Identity.model_validate(_plain(identity)), str(password))
 
 
 class FilterModule:

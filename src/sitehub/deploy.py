@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from sitehub.htcondor.deploy import spawner_settings
 from sitehub.inventory.model import Cluster, Identity, Instance, instance_ports
 
 
@@ -82,6 +83,8 @@ def hub_instances(
                 entry["hub_connect_host"] = host
             if cluster.scheduler in SPAWNER_CLASSES:
                 entry["spawner_class"] = SPAWNER_CLASSES[cluster.scheduler]
+            if cluster.scheduler == "htcondor":
+                entry["spawner"] |= spawner_settings(cluster)
             result.append(entry)
     return result
 

@@ -63,6 +63,7 @@ def test_batch_hubs_listen_for_compute_nodes_local_hubs_do_not():
 def test_htcondor_instances_use_the_condor_spawner():
     (htc,) = hub_instances(CLUSTERS, "h3", SECRETS)
     assert htc["spawner_class"] == "sitehub.hub.condor.CondorSpawner"
+    assert htc["spawner"]["condor_schedd_name"] == "" and htc["spawner"]["scheduler"] == "htcondor"
 
 
 def test_a_host_without_instances_gets_none():

@@ -40,3 +40,27 @@ def test_url_spaces_filter_adds_the_cookie_header():
 def test_kernelspec_filter_matches_renderer():
     raw = {"name": "k", "display_name": "K", "env": {"A": "it's"}}
     assert load_filters()["sitehub_kernelspec"](raw) == render_kernel(Kernel(**raw)).files()
+
+
+def test_site_wiring_filters_take_the_inventory_as_it_is():
+    filters = load_filters()
+    identity = {
+        "host": "kc",
+        "url": "https://kc.example.org",
+        "realm": "sitehub",
+        "demo_users": [{"name": "alice", "uid": 2001, "groups": ["atlas"]}],
+    }
+    (user,) = filters["sitehub_realm_users"](identity, "pw")
+    assert (user["username"], user["password"], user["groups"]) == ("alice", "pw", ["atlas"])
+    secrets = {"hub_cookie_secret": "a" * 64, "hub_crypt_key": "b" * 64, "hub_proxy_token": "c"}
+    clusters = [
+        {
+            "segment": "hpc",
+            "title": "HPC",
+            "scheduler": "slurm",
+            "instances": [{"host": "h1", "port": 8000, "route": "hub1"}],
+        }
+    ]
+    (instance,) = filters["sitehub_hub_instances"](clusters, "h1", secrets)
+    assert instance["name"] == "hpc-hub1" and instance["hub_port"] == 8081
+    assert len(filters["sitehub_frontend_secret"](secrets)) == 64

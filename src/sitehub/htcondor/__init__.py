@@ -2,8 +2,9 @@
 
 choices   what a user may choose on an HTCondor cluster, and the re-check of forged values
 submit    the notebook server's submit description (no HTCondor bindings needed)
-status    condor_submit / condor_q answers read for the hub (gone only when HTCondor says so)
-deploy    inventory -> htcondor_submit role variables
+status    argv of the condor_* tools the spawner runs, and their answers read for the hub
+          (gone only when HTCondor says so)
+deploy    inventory -> htcondor_submit role variables and CondorSpawner settings
 jobad     job/machine ClassAds to check descriptions with HTCondor's bindings (tests, sites)
 mapping   condormap(fn, inputs): map() over HTCondor jobs, for notebooks (bindings imported
           when called, with cloudpickle)

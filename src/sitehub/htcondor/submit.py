@@ -58,8 +58,10 @@ DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()/+-]{0,127}$")
 IMAGE_REF = re.compile(r"^(?:/|docker://)[A-Za-z0-9_./:@+-]{1,511}$")
 SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./%@+-]{0,511}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# One argument of the single-user command: no quoting needed in HTCondor's argument syntax.
-ARGUMENT = re.compile(r"^[A-Za-z0-9_./:=,@%+-]{1,512}$")
+# An argument written as is in HTCondor's argument syntax; others are single-quoted.
+PLAIN_ARGUMENT = re.compile(r"^[A-Za-z0-9_./:=,@%+-]{1,512}$")
+# Printable ASCII without '$' ($(...) is a submit macro, $$(...) a match-time substitution).
+QUOTABLE_ARGUMENT = re.compile(r"^[\x20-\x23\x25-\x7e]{0,4096}$")
 SUBMIT_KEY = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GPU_KINDS = ("any", "capability", "device")
@@ -129,6 +131,25 @@ class SubmitContext:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+def condor_arguments(argv: Sequence[str]) -> str:
+    """argv as the value of `arguments` in HTCondor's (new) argument syntax.
+
+    The whole value is double-quoted, a double quote inside doubled; an argument holding
+    anything but plain characters is single-quoted, a single quote inside doubled. So
+    `--ServerApp.tornado_settings={"headers": ...}` (JupyterHub's Spawner.args) arrives as
+    one argument. Checked against HTCondor's own parser (the ClassAd function argsToList) in
+    tests/unit/htcondor/test_submit.py.
+    """
+    words = []
+    for arg in argv:
+        if isinstance(arg, str) and PLAIN_ARGUMENT.fullmatch(arg):
+            words.append(arg)
+        else:
+            _checked(arg, QUOTABLE_ARGUMENT, "single-user command argument")
+            words.append("'" + arg.replace("'", "''") + "'")
+    return '"' + " ".join(words).replace('"', '""') + '"'
+
+
 def periodic_remove(limit_seconds: int, grace_seconds: int) -> str:
     """ClassAd expression: over the runtime, evicted back to idle, or held past the grace."""
     _count(limit_seconds, "runtime (seconds)", 60, 10**9)
@@ -147,7 +168,7 @@ def submit_commands(request: JobRequest, ctx: SubmitContext) -> list[tuple[str, 
     job_dir = _checked(ctx.job_dir, SAFE_PATH, "job directory")
     wrapper = _checked(ctx.wrapper, SAFE_PATH, "job wrapper path")
     env_file = _checked(ctx.env_file, FILE_NAME, "environment file name")
-    command = [_checked(a, ARGUMENT, "single-user command argument") for a in ctx.command]
+    command = list(ctx.command)
     if not command:
         raise UnsafeValue("the single-user command is empty")
     batch_name = _checked(ctx.batch_name or f"jupyterhub-{user}", FILE_NAME, "batch name")
@@ -168,7 +189,7 @@ def submit_commands(request: JobRequest, ctx: SubmitContext) -> list[tuple[str, 
         ("executable", wrapper),
         ("transfer_executable", "true"),
         # the wrapper reads the environment file named first, then execs the rest
-        ("arguments", '"' + " ".join([env_file, *command]) + '"'),
+        ("arguments", condor_arguments([env_file, *command])),
         ("initialdir", job_dir),
         ("should_transfer_files", "YES"),
         ("when_to_transfer_output", "ON_EXIT"),

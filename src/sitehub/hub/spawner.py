@@ -218,7 +218,7 @@ class SitehubSpawner(BatchSpawnerBase):
 
     @default("options_form")
     def _options_form_default(self):
-        if self.scheduler != "slurm":
+        if self.scheduler == "local":
             return ""
         return lambda spawner: spawner.render_options_form()
 
@@ -423,6 +423,16 @@ class SitehubSpawner(BatchSpawnerBase):
                 ) from None
             raise SpawnError(f"Slurm refused the job: {exc}") from None
 
+    # scheduler hooks: sitehub.hub.condor.CondorSpawner overrides these for HTCondor
+    async def _submit_batch(self, request) -> str:
+        return await self._submit_slurm(request)
+
+    def _submitted_where(self, request) -> str:
+        return f"partition {request.partition}"
+
+    def _output_hint(self, job: str) -> str:
+        return f" Its output is in {self.slurm_output.replace('{home}', '~').replace('%j', job)}."
+
     async def _cancel_stale(self) -> None:
         try:
             pw = self._pw()
@@ -507,7 +517,7 @@ class SitehubSpawner(BatchSpawnerBase):
         self._port_event = asyncio.Event()
         # a job of this very server still queued (earlier hub run, lost sbatch answer) would
         # become a duplicate: cancel it while the choice is being checked
-        stale = asyncio.ensure_future(self._cancel_stale()) if self.scheduler == "slurm" else None
+        stale = asyncio.ensure_future(self._cancel_stale()) if self.scheduler != "local" else None
         choice = await self.choose()
         if stale is not None and not choice.run_local:
             await stale
@@ -515,7 +525,7 @@ class SitehubSpawner(BatchSpawnerBase):
         if choice.run_local:
             self.backend, self.ip = "local", "127.0.0.1"
         else:
-            self.backend, self.ip = "slurm", "0.0.0.0"  # noqa: S104 (compute node, hub reaches it)
+            self.backend, self.ip = self.scheduler, "0.0.0.0"  # noqa: S104 (compute node, hub reaches it)
         self._awaiting_port = True
         try:
             if self.backend == "local":
@@ -523,9 +533,8 @@ class SitehubSpawner(BatchSpawnerBase):
                 self._emit({"progress": progress.SUBMITTED, "message": "Starting on the hub host."})
             else:
                 assert choice.job is not None
-                self.job_id = await self._submit_slurm(choice.job)
-                where = f"partition {choice.job.partition}"
-                self._emit(progress.submitted(self.job_id, where))
+                self.job_id = await self._submit_batch(choice.job)
+                self._emit(progress.submitted(self.job_id, self._submitted_where(choice.job)))
             self._save_state()
             host = await self._wait_for_server()
         finally:
@@ -550,10 +559,7 @@ class SitehubSpawner(BatchSpawnerBase):
                 self._awaiting_port = False
                 self.clear_state()
                 self._save_state()
-                where = ""
-                if self.backend != "local":
-                    where = f" Its output is in {self.slurm_output.replace('{home}', '~')}"
-                    where = where.replace("%j", job) + "."
+                where = self._output_hint(job) if self.backend != "local" else ""
                 raise SpawnError(
                     f"The job {job} ended ({state}) before the notebook server started.{where}"
                 )
@@ -567,7 +573,7 @@ class SitehubSpawner(BatchSpawnerBase):
                     "%s: state of job %s unknown (%s); waiting", self._log_name, self.job_id,
                     status.detail,
                 )  # fmt: skip
-            if self.backend == "slurm" or status.phase is not Phase.RUNNING:
+            if self.backend != "local" or status.phase is not Phase.RUNNING:
                 self._emit(progress.describe(status, position))
             if status.phase is Phase.RUNNING and self._reported_port:
                 if self.backend == "local":
@@ -630,7 +636,7 @@ class SitehubSpawner(BatchSpawnerBase):
 
     def _ensure_reaper(self) -> None:
         cls = type(self)
-        if self.scheduler != "slurm" or self.reaper_interval <= 0:
+        if self.scheduler == "local" or self.reaper_interval <= 0:
             return
         if cls._reaper_task is not None and not cls._reaper_task.done():
             return

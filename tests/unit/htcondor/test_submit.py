@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 
+import classad2
 import htcondor2
 import pytest
 
@@ -16,6 +17,7 @@ from sitehub.htcondor.submit import (
     SubmitContext,
     UnsafeValue,
     build_submit,
+    condor_arguments,
     env_file_text,
     job_environment,
     submit_commands,
@@ -107,6 +109,50 @@ def test_site_extra_commands_are_added_but_cannot_override():
 
 
 BAD_TEXT = ["a\nqueue 100", 'a"b', "$(ENV(HOME))", "a b", "", "a;b", "x\r", "é"]
+# arguments may hold these: they are quoted in HTCondor's argument syntax
+QUOTED = {'a"b', "a b", "", "a;b"}
+
+
+def argv_of(sub: htcondor2.Submit) -> list[str]:
+    """The job's argv as HTCondor splits it: the submit file's outer double quotes removed
+    and inner ones undoubled (condor_submit's documented rule, applied here), then
+    HTCondor's own split (the ClassAd function argsToList)."""
+    raw = sub["arguments"]
+    assert raw.startswith('"') and raw.endswith('"')
+    v2 = raw[1:-1].replace('""', '"')
+    return classad2.ExprTree(f"argsToList({classad2.quote(v2)})").eval()
+
+
+ARGV_CASES = [
+    [
+        "--ServerApp.tornado_settings="
+        + json.dumps({"headers": {"Content-Security-Policy": "frame-ancestors 'self' https://x"}})
+    ],
+    ["it's", 'say "hi"', "''", '""', "a  b", " lead", "trail "],
+    ["", "--flag", ""],
+    ["x=1,y=2", "/path/to/file", "%d", "@file", "a+b", "a:b"],
+    ["back\\slash", "tick`id`", "semi;colon", "pipe|amp&", "{braces}", "(paren)", "#hash"],
+]
+
+
+@pytest.mark.parametrize("args", ARGV_CASES)
+def test_arguments_arrive_as_given(args):
+    ctx = dataclasses.replace(CTX, command=["/opt/venv/bin/batchspawner-singleuser", *args])
+    sub = parsed(build_submit(REQ, ctx))
+    assert argv_of(sub) == ["sitehub-job.env", "/opt/venv/bin/batchspawner-singleuser", *args]
+
+
+def test_plain_arguments_stay_readable():
+    assert condor_arguments(["a.env", "/bin/x", "--debug"]) == '"a.env /bin/x --debug"'
+    assert condor_arguments(["it's a"]) == "\"'it''s a'\""
+
+
+@pytest.mark.parametrize(
+    "bad", ["$(ENV(HOME))", "$$(Name)", "a$b", "x\ny", "tab\there", "é", None, 5]
+)
+def test_arguments_that_cannot_be_carried_are_refused(bad):
+    with pytest.raises(UnsafeValue):
+        condor_arguments(["x", bad])
 
 
 @pytest.mark.parametrize("bad", BAD_TEXT)
@@ -132,6 +178,10 @@ def test_every_field_refuses_values_that_would_change_the_description(field, bad
         ctx = dataclasses.replace(CTX, job_dir="/home/" + bad if bad else "home")
     elif field == "arg":
         ctx = dataclasses.replace(CTX, command=["jupyterhub-singleuser", bad])
+        if bad in QUOTED:
+            # quoted, not refused: HTCondor's parser gives the argument back unchanged
+            assert argv_of(parsed(build_submit(req, ctx)))[-1] == bad
+            return
     elif field == "env_file":
         ctx = dataclasses.replace(CTX, env_file=bad)
     with pytest.raises(UnsafeValue):
