@@ -25,6 +25,7 @@ help:
 	@echo "make demo-down  remove the demo site"
 	@echo "make test       lint + unit tests + molecule scenarios (what CI runs)"
 	@echo "make quick      lint + unit tests only"
+	@echo "make e2e        the demo site, then the end-to-end browser test against it"
 
 # ---- set-up --------------------------------------------------------------
 .PHONY: setup packages venv image
@@ -78,3 +79,11 @@ demo: setup
 
 demo-down: venv
 	$(BIN)/sitehub demo down
+
+# The browser test of the whole site: the demo (converged, or brought up), then real
+# Chromium through landing page, Keycloak (password + TOTP enrollment), spawn form, JupyterLab,
+# a notebook cell on a Slurm node, and logout. Screenshots: artifacts/e2e/.
+.PHONY: e2e
+e2e: setup
+	$(BIN)/sitehub demo up
+	$(BIN)/pytest -q tests/e2e

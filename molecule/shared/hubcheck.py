@@ -128,9 +128,11 @@ async def run_code(c, token, code):
             }
         )
     )  # fmt: skip
-    out, status = "", None
+    # the reply (shell) can overtake the output (iopub): read until both the reply and the
+    # kernel's "idle" status for this request have arrived
+    out, status, idle = "", None, False
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and status is None:
+    while time.monotonic() < deadline and (status is None or not idle):
         raw = await asyncio.wait_for(conn.read_message(), timeout=90)
         if raw is None:
             break
@@ -141,6 +143,8 @@ async def run_code(c, token, code):
             out += msg["content"]["text"]
         elif msg["msg_type"] == "execute_reply":
             status = msg["content"]["status"]
+        elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            idle = True
     conn.close()
     await c.fetch("DELETE", f"user/{c.user}/api/kernels/{kernel}", token=token)
     return {"stdout": out.strip(), "status": status, "kernel": kernel}

@@ -149,6 +149,12 @@ class SitehubSpawner(BatchSpawnerBase):
     instance = Unicode("hub", config=True, help="Hub instance name; part of job/unit names.")
     job_prefix = Unicode(config=True, help="Job and unit names: <prefix>.<user>[.<server>].")
 
+    @default("http_timeout")
+    def _http_timeout_default(self):
+        # after the port report, a server on a busy node with a shared filesystem can take
+        # well over JupyterHub's 30 s to answer; giving up then kills a healthy job
+        return 120
+
     @default("job_prefix")
     def _job_prefix_default(self):
         return f"jupyter-{self.instance}"

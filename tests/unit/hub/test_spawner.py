@@ -140,3 +140,8 @@ def test_wait_returns_host_once_port_reported():
 
     assert run(go()) == "hubs-c2"
     assert any("Cannot reach the Slurm controller" in e["message"] for e in s._events)
+
+
+def test_batch_servers_get_more_than_jupyterhubs_30_s_to_answer():
+    assert make().http_timeout == 120
+    assert make(http_timeout=45).http_timeout == 45
