@@ -19,6 +19,10 @@ description:
   - With I(prune), removes kernel directories this module installed earlier
     (marked by a C(.sitehub) file) that are no longer listed. Kernels it did not
     install are never touched.
+  - Files an earlier version of a listed kernel had (in its marked directory) are removed.
+  - Every name is checked before anything is written; hostile names (C(..), C(/),
+    leading C(.) or C(-), spaces, over 100 characters), duplicates and symlinked
+    kernel directories fail the task with a message saying why.
 options:
   kernels_dir:
     description: System-wide kernels directory.
@@ -31,11 +35,15 @@ options:
     required: true
     suboptions:
       name:
-        description: Kernel name (directory name); letters, digits, C(.), C(_), C(-).
+        description:
+          - Kernel name (directory name); up to 100 letters, digits, C(.), C(_), C(-),
+            starting with a letter or digit.
         type: str
         required: true
       files:
-        description: File name to content; C(launch) is made executable.
+        description:
+          - File name (same rules as names) to text content; C(launch) is made
+            executable (0755), the rest 0644.
         type: dict
         required: true
   prune:
@@ -89,6 +97,36 @@ def _mode_ok(path: str, name: str) -> bool:
     return os.path.exists(path) and (os.stat(path).st_mode & 0o777) == want
 
 
+def _check_kernel(module: AnsibleModule, base: str, kernel: dict, seen: set[str]) -> None:
+    name = kernel["name"]
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 100:
+        module.fail_json(
+            msg=f"kernel name {name!r} is not allowed: use up to 100 letters, digits, '.', "
+            "'_' and '-', starting with a letter or digit (it becomes a directory name)"
+        )
+    if name in seen:
+        module.fail_json(msg=f"kernel {name} is listed twice")
+    seen.add(name)
+    if not kernel["files"]:
+        module.fail_json(msg=f"kernel {name}: no files given")
+    for filename, content in kernel["files"].items():
+        if not NAME_RE.match(filename) or filename == MARKER:
+            module.fail_json(
+                msg=f"kernel {name}: file name {filename!r} is not allowed: letters, digits, "
+                "'.', '_' and '-' only, no '/', not starting with '.'"
+            )
+        if not isinstance(content, str):
+            module.fail_json(msg=f"kernel {name}: content of {filename} must be text")
+    folder = os.path.join(base, name)
+    # a symlink here would make us write (or delete) somewhere else
+    if os.path.islink(folder) or any(
+        os.path.islink(os.path.join(folder, f)) for f in kernel["files"]
+    ):
+        module.fail_json(msg=f"{folder} or a file in it is a symlink: refusing to write through it")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        module.fail_json(msg=f"{folder} exists and is not a directory")
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -107,20 +145,15 @@ def main() -> None:
         supports_check_mode=True,
     )
     base = module.params["kernels_dir"]
+    if os.path.islink(base):
+        module.fail_json(msg=f"kernels_dir {base} is a symlink: name the real directory")
     installed, removed = [], []
     diff = {"before": "", "after": ""}
-    names = set()
+    names: set[str] = set()
+    for kernel in module.params["kernels"]:
+        _check_kernel(module, base, kernel, names)
     for kernel in module.params["kernels"]:
         name = kernel["name"]
-        if not NAME_RE.match(name) or name in (".", ".."):
-            module.fail_json(
-                msg=f"kernel name {name!r} is not allowed: use letters, digits, '.', '_' "
-                "and '-', starting with a letter or digit"
-            )
-        for filename in kernel["files"]:
-            if "/" in filename or filename.startswith("."):
-                module.fail_json(msg=f"kernel {name}: file name {filename!r} is not allowed")
-        names.add(name)
         folder = os.path.join(base, name)
         changed_files = []
         for filename, content in sorted(kernel["files"].items()):
@@ -128,11 +161,20 @@ def main() -> None:
             before = _read(path)
             if before != content or not _mode_ok(path, filename):
                 changed_files.append((filename, path, before, content))
-        if not os.path.exists(os.path.join(folder, MARKER)):
+        stale = []
+        if os.path.exists(os.path.join(folder, MARKER)):
+            # files an earlier version of this kernel had (ours: the folder is marked)
+            stale = sorted(set(os.listdir(folder)) - set(kernel["files"]) - {MARKER})
+        else:
             changed_files.append((MARKER, os.path.join(folder, MARKER), None, ""))
-        if not changed_files:
+        if not changed_files and not stale:
             continue
         installed.append(name)
+        for filename in stale:
+            path = os.path.join(folder, filename)
+            diff["before"] += f"--- {path} (removed)\n"
+            if not module.check_mode:
+                _remove(path)
         for filename, path, before, content in changed_files:
             diff["before"] += f"--- {path}\n{before or ''}"
             diff["after"] += f"+++ {path}\n{content}"
@@ -142,13 +184,16 @@ def main() -> None:
             tmp = f"{path}.sitehub-tmp"
             with open(tmp, "w", encoding="utf-8") as handle:
                 handle.write(content)
+            # set ours before the move: atomic_move keeps the mode of an existing file
+            os.chmod(tmp, 0o755 if filename in EXECUTABLE else 0o644)
             module.atomic_move(tmp, path)
-            # atomic_move gives new files default permissions: set ours afterwards
             os.chmod(path, 0o755 if filename in EXECUTABLE else 0o644)
     if module.params["prune"] and os.path.isdir(base):
         for entry in sorted(os.listdir(base)):
             folder = os.path.join(base, entry)
-            if entry in names or not os.path.exists(os.path.join(folder, MARKER)):
+            if entry in names or os.path.islink(folder):
+                continue
+            if not os.path.exists(os.path.join(folder, MARKER)):
                 continue
             removed.append(entry)
             diff["before"] += f"--- {folder}/ (removed)\n"
@@ -157,6 +202,13 @@ def main() -> None:
     module.exit_json(
         changed=bool(installed or removed), installed=installed, removed=removed, diff=diff
     )
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def dask_config(
     *,
     python: str,
     interface: str | None = None,
-    local_directory: str = "$TMPDIR",
+    local_directory: str = "${TMPDIR:-/tmp}",
     log_directory: str | None = None,
     cores: int = 1,
     memory: str = "2GiB",

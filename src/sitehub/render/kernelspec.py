@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from sitehub.inventory.model import Kernel
+from sitehub.render.container import Runtime as ContainerRuntime
+from sitehub.render.container import container_argv
 
 LAUNCHER = "launch"
-ContainerRuntime = Literal["apptainer", "podman"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,14 @@ def render_kernel(
     *,
     kernels_dir: str = "/usr/local/share/jupyter/kernels",
     container_runtime: ContainerRuntime = "apptainer",
-    bind_paths: tuple[str, ...] = (),
+    bind_paths: Sequence[str] = (),
+    container_options: Sequence[str] = (),
 ) -> KernelSpec:
+    """kernel.json and launcher of one kernel.
+
+    container_runtime, bind_paths and container_options only matter for kernels with
+    an image: see `sitehub.render.container.container_argv`.
+    """
     launcher_path = f"{kernels_dir}/{kernel.name}/{LAUNCHER}"
     spec = {
         "argv": [launcher_path, "-f", "{connection_file}"],
@@ -47,11 +54,16 @@ def render_kernel(
     return KernelSpec(
         name=kernel.name,
         kernel_json=json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-        launcher=_launcher(kernel, container_runtime, bind_paths),
+        launcher=_launcher(kernel, container_runtime, tuple(bind_paths), tuple(container_options)),
     )
 
 
-def _launcher(kernel: Kernel, runtime: ContainerRuntime, bind_paths: tuple[str, ...]) -> str:
+def _launcher(
+    kernel: Kernel,
+    runtime: ContainerRuntime,
+    bind_paths: tuple[str, ...],
+    options: tuple[str, ...],
+) -> str:
     q = shlex.quote
     name = q(kernel.name)
     lines = [
@@ -74,24 +86,54 @@ def _launcher(kernel: Kernel, runtime: ContainerRuntime, bind_paths: tuple[str, 
         ]
     argv = " ".join(q(a) for a in kernel.argv)
     if kernel.image:
-        lines.append(f'exec {_container_prefix(kernel.image, runtime, bind_paths)} {argv} "$@"')
+        lines += _connection_dir(name)
+        lines.append(_container_exec(kernel, runtime, bind_paths, options))
     else:
         lines.append(f'exec {argv} "$@"')
     return "\n".join(lines) + "\n"
 
 
-def _container_prefix(image: str, runtime: ContainerRuntime, bind_paths: tuple[str, ...]) -> str:
-    q = shlex.quote
-    if runtime == "apptainer":
-        # Apptainer binds $HOME (and so the connection file's runtime dir) by default;
-        # APPTAINERENV_ carries the environment set above into the container.
-        binds = "".join(f" --bind {q(p)}" for p in bind_paths)
-        return f"apptainer exec{binds} {q(image)}"
-    # podman: the kernel talks to Jupyter over localhost ports named in the connection
-    # file, so it shares the host network; the runtime dir is mounted at the same path.
-    binds = "".join(f" --volume {q(p)}:{q(p)}" for p in bind_paths)
-    return (
-        "podman run --rm --interactive --network=host"
-        ' --volume "$(dirname "$2")":"$(dirname "$2")"'
-        f"{binds} {q(image)}"
+def _connection_dir(name: str) -> list[str]:
+    # Jupyter passes `-f <connection file>`; its directory must be visible inside.
+    return [
+        'conn_dir=""',
+        'prev=""',
+        'for arg in "$@"; do',
+        '  if [ "$prev" = -f ]; then conn_dir=$(cd -- "$(dirname -- "$arg")" && pwd); fi',
+        "  prev=$arg",
+        "done",
+        'case "$conn_dir" in',
+        '  *[:,]* | "")',
+        f'    echo "sitehub kernel "{name}": connection file directory \'$conn_dir\' must be '
+        "an absolute path without ':' or ','\" >&2",
+        "    exit 1;;",
+        "esac",
+    ]
+
+
+def _container_exec(
+    kernel: Kernel,
+    runtime: ContainerRuntime,
+    bind_paths: tuple[str, ...],
+    options: tuple[str, ...],
+) -> str:
+    # The placeholder bind becomes "$conn_dir:$conn_dir", expanded when the kernel starts.
+    argv = container_argv(
+        runtime,
+        kernel.image or "",
+        kernel.argv,
+        binds=[*bind_paths, _CONN_PLACEHOLDER],
+        # Apptainer carries the launcher's environment in; podman only what is named.
+        pass_env=list(kernel.env) if runtime == "podman" else (),
+        options=options,
     )
+    words = []
+    for arg in argv:
+        if arg == f"{_CONN_PLACEHOLDER}:{_CONN_PLACEHOLDER}":
+            words.append('"$conn_dir:$conn_dir"')
+        else:
+            words.append(shlex.quote(arg))
+    return "exec " + " ".join(words) + ' "$@"'
+
+
+_CONN_PLACEHOLDER = "/sitehub-connection-dir"

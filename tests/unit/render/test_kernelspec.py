@@ -1,11 +1,13 @@
 import json
 import os
+import shlex
 import subprocess
 import sys
 
 import pytest
 
 from sitehub.inventory.model import Kernel
+from sitehub.render.container import container_argv
 from sitehub.render.kernelspec import render_kernel
 
 HOSTILE = 'it\'s a "quoted" $(touch pwned) `x` Ümlaut ✓'
@@ -93,19 +95,62 @@ def test_broken_setup_fails_with_its_own_message(tmp_path):
     assert "setup script" in out.stderr and "broken.sh" in out.stderr
 
 
-@pytest.mark.parametrize(
-    "runtime,expected",
-    [
-        ("apptainer", "apptainer exec --bind /data /images/x.sif python3"),
-        ("podman", "podman run --rm --interactive --network=host"),
-    ],
-)
-def test_container_kernels_wrap_the_interpreter(runtime, expected):
-    kernel = Kernel(name="c", display_name="C", image="/images/x.sif", argv=["python3"])
-    spec = render_kernel(kernel, container_runtime=runtime, bind_paths=("/data",))
-    last = spec.launcher.strip().splitlines()[-1]
-    assert last.startswith("exec ")
-    assert expected in last
+@pytest.mark.parametrize("runtime", ["apptainer", "podman"])
+def test_container_kernels_exec_the_runtime_with_the_connection_dir_bound(tmp_path, runtime):
+    # a fake runtime on PATH records the argv the launcher execs
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "argv"
+    fake = bindir / runtime
+    fake.write_text(f'#!/bin/bash\nprintf "%s\\0" "$$" "$@" > {shlex.quote(str(record))}\n')
+    fake.chmod(0o755)
+    runtime_dir = tmp_path / "run time"
+    runtime_dir.mkdir()
+    kernel = Kernel(
+        name="c",
+        display_name="C",
+        image="/images/x.sif",
+        env={"MARK": HOSTILE},
+        argv=["python3", "-m", "ipykernel_launcher"],
+    )
+    _, folder = install(
+        tmp_path,
+        kernel,
+        container_runtime=runtime,
+        bind_paths=("/data",),
+        container_options=("--opt",),
+    )
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+    proc = subprocess.Popen(
+        [str(folder / "launch"), "-f", str(runtime_dir / "kernel-1.json")], env=env
+    )
+    assert proc.wait(timeout=10) == 0
+    pid, *argv = record.read_bytes().decode().split("\0")[:-1]
+    assert pid == str(proc.pid)  # exec'd: the runtime is the launcher's own process
+    expected = container_argv(
+        runtime,
+        "/images/x.sif",
+        ["python3", "-m", "ipykernel_launcher", "-f", str(runtime_dir / "kernel-1.json")],
+        binds=["/data", f"{runtime_dir}:{runtime_dir}"],
+        pass_env=["MARK"] if runtime == "podman" else (),
+        options=["--opt"],
+    )
+    assert argv == expected[1:]
+
+
+def test_container_kernel_refuses_a_connection_dir_binds_cannot_carry(tmp_path):
+    kernel = Kernel(name="c", display_name="C", image="localhost/x", argv=["python3"])
+    _, folder = install(tmp_path, kernel, container_runtime="podman")
+    bad = tmp_path / "a,b"
+    bad.mkdir()
+    out = subprocess.run(
+        [str(folder / "launch"), "-f", str(bad / "k.json")],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert out.returncode == 1
+    assert "connection file directory" in out.stderr and "a,b" in out.stderr
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a b", "", "-x"])

@@ -1,0 +1,18 @@
+# Cell run in the containerized kernel: which OS and Python it runs on.
+import json
+import os
+import platform
+
+with open("/etc/os-release", encoding="utf-8") as handle:
+    release = dict(line.rstrip("\n").split("=", 1) for line in handle if "=" in line)
+print(
+    json.dumps(
+        {
+            "pretty_name": release.get("PRETTY_NAME", "").strip('"'),
+            "version_codename": release.get("VERSION_CODENAME"),
+            "python": platform.python_version(),
+            "mark": os.environ.get("KERNEL_RECIPE_MARK"),
+            "cvmfs_bound": os.path.isfile("/cvmfs/sw.example.org/stack/setup.sh"),
+        }
+    )
+)
