@@ -310,6 +310,12 @@ class BrowserFlow:
             editor.click()
             # inserted as text, not typed: the editor would auto-close brackets and quotes
             self.page.keyboard.insert_text(CELL_CODE)
+            # a run requested while the kernel is still connecting was seen to be dropped:
+            # wait until the status bar reports the kernel idle
+            self.page.get_by_text(re.compile(r"\|\s*Idle")).first.wait_for(
+                state="visible", timeout=KERNEL_TIMEOUT_S * 1000
+            )
+            editor.click()
             self.page.keyboard.press("Shift+Enter")
             output = self.page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(
                 has_text=f"{CELL_MARKER}|"
