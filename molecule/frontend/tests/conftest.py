@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from sitehub.testing.ansible_run import PlaybookRun, run_playbook
 from sitehub.testing.saml_login import (
+    KeycloakAdmin,
     TotpStore,
     login,
     new_session,
@@ -59,7 +61,8 @@ def browser(endpoint):
 
 @pytest.fixture(scope="session")
 def totp(endpoint) -> TotpStore:
-    return TotpStore(endpoint["totp_dir"])
+    # the realm accepts the next step's code too: back-to-back logins need not wait for it
+    return TotpStore(endpoint["totp_dir"], look_ahead=int(endpoint.get("otp_look_ahead", 0)))
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +109,39 @@ def podman_exec(endpoint):
             capture_output=True,
             text=True,
             timeout=120,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def keycloak_admin(endpoint) -> KeycloakAdmin:
+    """The realm's admin REST API, for looking at users, credentials and sessions."""
+    return KeycloakAdmin(
+        new_session(endpoint["ca_file"], endpoint["hosts"]),
+        endpoint["keycloak_url"],
+        endpoint["realm"],
+        endpoint["admin_username"],
+        Path(endpoint["admin_password_file"]).read_text().strip(),
+    )
+
+
+@pytest.fixture(scope="session")
+def converge_again(endpoint, tmp_path_factory):
+    """converge_again(tags, extra_vars) -> PlaybookRun: the scenario's converge.yml, run once
+    more against the same hosts with molecule's inventory (limited to the tags' hosts)."""
+    scratch = tmp_path_factory.mktemp("converge")
+
+    def run(tags: list[str], limit: list[str], extra_vars: dict | None = None) -> PlaybookRun:
+        extra = scratch / f"extra-{len(list(scratch.iterdir()))}.json"
+        extra.write_text(json.dumps(extra_vars or {}))
+        extra.chmod(0o600)
+        return run_playbook(
+            endpoint["converge_playbook"],
+            inventories=endpoint["inventory"],
+            tags=tags,
+            limit=limit,
+            extra_vars_file=extra,
         )
 
     return run

@@ -10,7 +10,7 @@ import requests
 import websocket
 
 
-def wait_for_server(session, site, segment, username, timeout=120):
+def wait_for_server(session, site, segment, username, timeout=300):
     """Wait until the user's default server on the cluster is ready; returns the user model."""
     deadline = time.monotonic() + timeout
     while True:

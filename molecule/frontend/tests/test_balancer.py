@@ -9,6 +9,7 @@ a new ROUTEID. No request waits longer than the connect timeout.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -55,6 +56,35 @@ def test_route_cookie_is_scoped_and_hardened(endpoint, site, log_in):
     log_in("bob", f"{site}/jupyterhub/local/hub/api", trace=trace)
     headers = [h for _, h in trace.set_cookies if h.startswith("ROUTEID=")]
     assert headers == ["ROUTEID=.local1; Path=/jupyterhub/local/; Secure; HttpOnly; SameSite=Lax"]
+
+
+def test_health_checks_ask_each_hub_at_its_health_endpoint(endpoint, podman_exec):
+    """mod_proxy_hcheck joins the member URL and hcuri with a '/': what reaches the hub must be
+    exactly <base>/hub/health, answered 200 (an absolute hcuri would double the base path)."""
+    host = endpoint["clusters"][0]["instances"][0]["host"]
+    here = {
+        cluster["segment"]: instance["port"]
+        for cluster in endpoint["clusters"]
+        for instance in cluster["instances"]
+        if instance["host"] == host
+    }
+    ports = " or ".join(f"tcp port {port}" for port in here.values())
+    # two health-check intervals (5 s) and a little
+    capture = subprocess.run(
+        ["podman", "exec", host, "timeout", "12", "tcpdump", "-i", "any", "-A", "-s0", "-l", ports],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out = capture.stdout
+    seen = set(re.findall(r"GET (\S*health\S*) HTTP/1\.[01]", out))
+    assert seen == {f"/jupyterhub/{segment}/hub/health" for segment in here}, (seen, out[-2000:])
+    assert "HTTP/1.1 200 OK" in out
+    rows = balancer_rows(podman_exec, endpoint)
+    for cluster in endpoint["clusters"]:
+        for instance in cluster["instances"]:
+            assert "Init Ok" in " ".join(rows[instance["route"]]), rows[instance["route"]]
 
 
 def test_hundred_requests_with_the_cookie_reach_one_instance(hpc, site, endpoint, podman_exec):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -126,3 +128,62 @@ def test_on_the_wire_the_hub_sees_only_the_frontends_header(alice, site, endpoin
         line.strip() for line in out.splitlines() if line.lower().startswith(trusted.lower() + ":")
     ]
     assert lines and set(lines) == {f"{trusted}: alice"}, lines
+
+
+# Run inside the frontend host (the address the hubs trust): a header login at a hub instance
+# with no secret, a wrong one, and the real one (read from stdin, never on a command line).
+_FROM_FRONTEND = r"""
+import json, sys, urllib.error, urllib.request
+url, header, user, secret_header, secret = json.loads(sys.stdin.read())
+class Keep(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(Keep)
+out = {}
+for case, value in (("none", None), ("wrong", "x" + secret), ("right", secret)):
+    headers = {header: user}
+    if value is not None:
+        headers[secret_header] = value
+    try:
+        reply = opener.open(urllib.request.Request(url, headers=headers), timeout=30)
+    except urllib.error.HTTPError as err:
+        reply = err
+    out[case] = [reply.status, reply.headers.get_all("Set-Cookie") or []]
+print(json.dumps(out))
+"""
+
+
+def test_hubs_want_the_frontend_secret_even_from_the_frontend(endpoint, podman_exec):
+    """From the frontend's own address, the user header alone does not log anyone in: the
+    hubs also want the shared secret that only the frontend's Apache sends."""
+    secret = Path(endpoint["hub_secret_file"]).read_text().strip()
+    for cluster in endpoint["clusters"]:
+        for instance in cluster["instances"]:
+            url = f"http://{instance['host']}:{instance['port']}/jupyterhub/{cluster['segment']}/hub/login"
+            done = subprocess.run(
+                [
+                    "podman",
+                    "exec",
+                    "-i",
+                    endpoint["frontend_host"],
+                    "python3",
+                    "-c",
+                    _FROM_FRONTEND,
+                ],
+                input=json.dumps(
+                    [url, endpoint["user_header"], "alice", "X-Sitehub-Frontend-Secret", secret]
+                ),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            out = json.loads(done.stdout)
+            for case in ("none", "wrong"):
+                status, cookies = out[case]
+                assert status == 403, (url, case, status)
+                assert not any(c.startswith("jupyterhub-hub-login=") for c in cookies)
+            # the same request with the secret: logged in (so the refusals were the secret's)
+            status, cookies = out["right"]
+            assert status == 302, (url, status)
+            assert any(c.startswith("jupyterhub-hub-login=") for c in cookies)

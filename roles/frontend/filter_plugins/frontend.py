@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sitehub.render.apache import hcheck_uri, header_spellings
+from sitehub.render.apache import header_spellings
 
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "frontend_header_spellings": header_spellings,
-            "frontend_hcheck_uri": hcheck_uri,
         }

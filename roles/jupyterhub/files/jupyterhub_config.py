@@ -34,6 +34,8 @@ c.TrustedHeaderAuthenticator.frontend_addresses = s["frontend_addresses"]
 c.TrustedHeaderAuthenticator.proxy_addresses = s["proxy_addresses"]
 c.TrustedHeaderAuthenticator.secret_file = s["frontend_secret_file"]
 c.TrustedHeaderAuthenticator.username_policy = s["username_pattern"]
+# after ending the hub session, logout continues at the frontend (mellon, then Keycloak)
+c.TrustedHeaderAuthenticator.frontend_logout_url = s.get("logout_url", "")
 c.Authenticator.admin_users = set(s["admin_users"])
 c.Authenticator.allow_all = s["allow_all"]
 c.Authenticator.allowed_users = set(s["allowed_users"])

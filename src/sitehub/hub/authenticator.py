@@ -2,16 +2,24 @@
 
     c.JupyterHub.authenticator_class = "sitehub.hub.authenticator.TrustedHeaderAuthenticator"
     c.TrustedHeaderAuthenticator.frontend_addresses = ["10.0.0.5/32"]
+    c.TrustedHeaderAuthenticator.frontend_logout_url = "https://jupyter.example.org/logout"
 
 The rules live in sitehub.hub.trust (pure, unit tested); this module wires them to requests.
+
+Logout is a chain: the hub's /hub/logout ends the hub session (cookies, the browser session's
+tokens, and every login cookie of that user on this instance), then sends the browser to the
+frontend's logout, which ends the mellon session and, by SAML single logout, Keycloak's.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from jupyterhub.auth import Authenticator
-from jupyterhub.handlers import BaseHandler
+from jupyterhub.handlers import BaseHandler, LogoutHandler
+from jupyterhub.utils import new_token
 from tornado import web
-from traitlets import List, Unicode, default
+from traitlets import List, TraitError, Unicode, default, validate
 
 from .trust import DEFAULT_USERNAME_PATTERN, Refused, TrustPolicy
 
@@ -36,6 +44,44 @@ class HeaderLoginHandler(BaseHandler):
         if user is None:
             raise web.HTTPError(403, "Login refused: user not allowed on this hub")
         self.redirect(self.get_next_url(user))
+
+
+class HeaderLogoutHandler(LogoutHandler):
+    """/hub/logout: end the hub session, then hand the browser to the frontend's logout."""
+
+    async def default_handle_logout(self):
+        user = self.current_user
+        # clears this browser's hub cookies and revokes the tokens of its session
+        await super().default_handle_logout()
+        if user is not None:
+            # The login cookie holds the user's cookie_id, the same in every browser: a copy
+            # of this cookie (or one in another browser) would still be good. A new id ends
+            # them all here; other browsers with a live frontend session just log in again
+            # from the header, without noticing.
+            user.orm_user.cookie_id = new_token()
+            self.db.commit()
+            self.log.info("Ended every hub login session of %s", user.name)
+
+    async def render_logout_page(self):
+        target = self.authenticator.frontend_logout_url
+        if target:
+            self.redirect(target, permanent=False)
+        else:
+            await super().render_logout_page()
+
+
+def check_logout_url(url: str) -> str:
+    """An absolute https:// URL or a path on this site; anything else is refused."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\\" for ch in url):
+        raise ValueError(f"logout URL {url!r} holds spaces, control characters or backslashes")
+    if parts.scheme == "https" and parts.netloc:
+        return url
+    if not parts.scheme and not parts.netloc and url.startswith("/"):
+        return url
+    raise ValueError(f"logout URL {url!r} must be https://host/path or a /path")
 
 
 class TrustedHeaderAuthenticator(Authenticator):
@@ -67,6 +113,20 @@ class TrustedHeaderAuthenticator(Authenticator):
     username_policy = Unicode(
         DEFAULT_USERNAME_PATTERN, config=True, help="Names outside this pattern are refused."
     )
+    # not `logout_url`: that name is the Authenticator method giving the hub's own logout path
+    frontend_logout_url = Unicode(
+        "",
+        config=True,
+        help="Where /hub/logout sends the browser once the hub session is over: the frontend's "
+        "logout (which ends the mellon and Keycloak sessions). Empty: JupyterHub's logout page.",
+    )
+
+    @validate("frontend_logout_url")
+    def _check_frontend_logout_url(self, proposal):
+        try:
+            return check_logout_url(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
 
     @default("auto_login")
     def _auto_login_default(self):
@@ -92,7 +152,8 @@ class TrustedHeaderAuthenticator(Authenticator):
         return self._policy
 
     def get_handlers(self, app):
-        return [(r"/login", HeaderLoginHandler)]
+        # listed before JupyterHub's own handlers, so these win
+        return [(r"/login", HeaderLoginHandler), (r"/logout", HeaderLogoutHandler)]
 
     def _evaluate(self, handler) -> str:
         req = handler.request

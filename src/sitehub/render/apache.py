@@ -1,11 +1,11 @@
 """Helpers for the frontend's Apache configuration that the URL-space renderer leaves open.
 
-- Request headers: Apache's mod_proxy forwards header names as the client spelled them,
-  and some backends fold '_' into '-' (or read CGI-style names), so a spoofed
-  ``X_Remote-User`` must be removed just like ``X-Remote-User``. Header names are
-  case-insensitive in Apache, so only the '-'/'_' spellings need listing.
-- Health checks: mod_proxy_hcheck appends ``hcuri`` to the member's URL with a '/'
-  between them, so it must be relative to the member's path, not absolute.
+Request headers: Apache's mod_proxy forwards header names as the client spelled them,
+and some backends fold '_' into '-' (or read CGI-style names), so a spoofed
+``X_Remote-User`` must be removed just like ``X-Remote-User``. Header names are
+case-insensitive in Apache, so only the '-'/'_' spellings need listing.
+
+(Health-check URIs come ready for mod_proxy_hcheck from sitehub.render.urlspace.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 _SEPARATORS = re.compile(r"[-_]")
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^`|~_-]+$")
@@ -35,21 +34,3 @@ def header_spellings(names: Iterable[str]) -> list[str]:
                 seen.add(spelled.lower())
                 result.append(spelled)
     return result
-
-
-def hcheck_uri(member_url: str, health_uri: str) -> str:
-    """The hcuri for a balancer member: ``health_uri`` relative to the member's URL path.
-
-    >>> hcheck_uri("http://hub1:8000/jupyterhub/hpc", "/jupyterhub/hpc/hub/health")
-    'hub/health'
-    """
-    base = urlsplit(member_url).path.rstrip("/") + "/"
-    if not health_uri.startswith(base):
-        raise ValueError(
-            f"health check {health_uri!r} is outside the member's path {base!r}: "
-            "mod_proxy_hcheck can only check below the member URL"
-        )
-    relative = health_uri[len(base) :]
-    if not relative:
-        raise ValueError(f"health check {health_uri!r} names the member's base path itself")
-    return relative

@@ -203,14 +203,19 @@ def page_error(page: requests.Response) -> str:
 class TotpStore:
     """TOTP secrets of test users, kept in a directory so later runs log in with them.
 
-    Keycloak refuses a code it has already accepted, so each code is used once: the store
-    remembers the last time step per user and waits for the next one when needed.
+    Keycloak refuses a code it has already accepted, so each time step is used once: the store
+    remembers the last step used per user. With ``look_ahead`` (the realm's look-ahead window,
+    codes of that many later steps are accepted too) a login right after another uses the next
+    step's code instead of waiting for that step to begin; only beyond the window does it wait.
     """
 
-    def __init__(self, directory: str | Path, *, digits: int = 6, period: int = 30) -> None:
+    def __init__(
+        self, directory: str | Path, *, digits: int = 6, period: int = 30, look_ahead: int = 0
+    ) -> None:
         self.directory = Path(directory)
         self.digits = digits
         self.period = period
+        self.look_ahead = look_ahead
         self._pending: dict[str, str] = {}
 
     def _path(self, username: str, suffix: str) -> Path:
@@ -236,15 +241,17 @@ class TotpStore:
             self._path(username, suffix).unlink(missing_ok=True)
 
     def code(self, username: str) -> str:
-        """A code not used before, waiting for the next time step if this one was."""
+        """A code of a time step not used before (the current one or, within the look-ahead
+        window, a later one), waiting only when every step in the window was used."""
         secret = self._pending.get(username) or self._path(username, "totp").read_text().strip()
         totp = pyotp.TOTP(secret, digits=self.digits, interval=self.period)
         last_path = self._path(username, "last")
         last = int(last_path.read_text()) if last_path.exists() else -1
-        step = int(time.time()) // self.period
-        if step <= last:
-            time.sleep((last + 1) * self.period - time.time() + 0.5)
-            step = int(time.time()) // self.period
+        now = int(time.time()) // self.period
+        step = max(now, last + 1)
+        if step > now + self.look_ahead:
+            # wait until `step` is inside the window, with half a second to spare
+            time.sleep((step - self.look_ahead) * self.period - time.time() + 0.5)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         last_path.write_text(str(step))
         return totp.at(step * self.period)
@@ -360,6 +367,66 @@ class Endpoint:
         return TotpStore(self.totp_dir)
 
 
+class KeycloakAdmin:
+    """The few admin REST calls tests make: look at a user, their credentials and sessions.
+
+    Logs in to the master realm's admin-cli for a short-lived token, fetched again per call
+    (a master token lives a minute by default; tests may wait longer between calls).
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        keycloak_url: str,
+        realm: str,
+        admin_username: str,
+        admin_password: str,
+    ) -> None:
+        self.session = session
+        self.base = keycloak_url.rstrip("/")
+        self.realm = realm
+        self._credentials = {
+            "grant_type": "password",
+            "client_id": "admin-cli",
+            "username": admin_username,
+            "password": admin_password,
+        }
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        token = self.session.post(
+            f"{self.base}/realms/master/protocol/openid-connect/token",
+            data=self._credentials,
+            timeout=60,
+        )
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        reply = self.session.request(
+            method,
+            f"{self.base}/admin/realms/{self.realm}{path}",
+            headers=headers,
+            timeout=60,
+            **kwargs,
+        )
+        reply.raise_for_status()
+        return reply
+
+    def user(self, username: str) -> dict:
+        found = self.call("GET", "/users", params={"username": username, "exact": "true"})
+        (user,) = [u for u in found.json() if u["username"] == username.lower()]
+        return user
+
+    def credentials(self, username: str) -> list[dict]:
+        return self.call("GET", f"/users/{self.user(username)['id']}/credentials").json()
+
+    def sessions(self, username: str) -> list[dict]:
+        """The user's live SSO sessions (a logout must leave none)."""
+        return self.call("GET", f"/users/{self.user(username)['id']}/sessions").json()
+
+    def set_required_actions(self, username: str, actions: Iterable[str]) -> None:
+        user = self.user(username)
+        self.call("PUT", f"/users/{user['id']}", json={"requiredActions": sorted(set(actions))})
+
+
 def reset_otp(
     session: requests.Session,
     keycloak_url: str,
@@ -373,34 +440,12 @@ def reset_otp(
     Tests call it when their TOTP store lost a user's secret, so a re-run can log in again.
     Returns how many devices were removed.
     """
-    base = keycloak_url.rstrip("/")
-    token = session.post(
-        f"{base}/realms/master/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": "admin-cli",
-            "username": admin_username,
-            "password": admin_password,
-        },
-        timeout=60,
-    )
-    token.raise_for_status()
-    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    admin = f"{base}/admin/realms/{realm}/users"
-    found = session.get(admin, params={"username": username, "exact": "true"}, headers=headers)
-    found.raise_for_status()
-    (user,) = found.json()
-    credentials = session.get(f"{admin}/{user['id']}/credentials", headers=headers, timeout=60)
-    credentials.raise_for_status()
+    admin = KeycloakAdmin(session, keycloak_url, realm, admin_username, admin_password)
+    user = admin.user(username)
     removed = 0
-    for credential in credentials.json():
+    for credential in admin.credentials(username):
         if credential["type"] == "otp":
-            session.delete(
-                f"{admin}/{user['id']}/credentials/{credential['id']}", headers=headers, timeout=60
-            ).raise_for_status()
+            admin.call("DELETE", f"/users/{user['id']}/credentials/{credential['id']}")
             removed += 1
-    actions = sorted(set(user.get("requiredActions", [])) | {"CONFIGURE_TOTP"})
-    session.put(
-        f"{admin}/{user['id']}", json={"requiredActions": actions}, headers=headers, timeout=60
-    ).raise_for_status()
+    admin.set_required_actions(username, [*user.get("requiredActions", []), "CONFIGURE_TOTP"])
     return removed

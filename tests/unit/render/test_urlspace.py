@@ -23,7 +23,22 @@ def test_members_carry_routes_urls_and_health_checks():
         ("hub1", "http://hub1:8000/jupyterhub/hpc"),
         ("hub-2", "http://hub2:8001/jupyterhub/hpc"),
     ]
-    assert {m.health_uri for m in space.members} == {"/jupyterhub/hpc/hub/health"}
+
+
+def test_health_uri_is_relative_to_the_member():
+    """mod_proxy_hcheck requests <member path> + '/' + hcuri: a relative hcuri lands on the
+    hub's health endpoint, an absolute one would double the base path."""
+    for member in url_space(cluster("hpc-ic")).members:
+        assert member.health_uri == "hub/health"
+        assert not member.health_uri.startswith("/")
+        assert not member.url.endswith("/")
+        assert member.health_check_path == "/jupyterhub/hpc-ic/hub/health"
+
+
+def test_health_uri_survives_the_filter_and_json():
+    """What the frontend template and `sitehub render` get: the same relative hcuri."""
+    space = url_space(cluster()).as_dict()
+    assert {m["health_uri"] for m in space["members"]} == {"hub/health"}
 
 
 def test_cookie_is_scoped_to_the_cluster_path_and_hardened():

@@ -1,6 +1,7 @@
 import base64
 import email.message
 import http.cookiejar
+import json
 import socket
 import urllib.request
 
@@ -104,3 +105,89 @@ def test_a_guarded_session_never_contacts_other_hosts():
     session = new_session("/nonexistent-ca.pem", allowed_hosts={"frontend-web"})
     with pytest.raises(OffSiteRequest, match=r"evil\.example"):
         session.get("https://evil.example/", timeout=1)
+
+
+class _FakeKeycloak:
+    """Just enough of Keycloak's token and admin endpoints for KeycloakAdmin."""
+
+    def __init__(self):
+        self.calls = []
+        self.users = [{"id": "u1", "username": "alice", "requiredActions": ["VERIFY_EMAIL"]}]
+
+    def _reply(self, payload=None, status=200):
+        import requests
+
+        reply = requests.Response()
+        reply.status_code = status
+        reply._content = json.dumps(payload).encode() if payload is not None else b""
+        return reply
+
+    def post(self, url, data=None, timeout=None):
+        assert url.endswith("/realms/master/protocol/openid-connect/token")
+        assert data["client_id"] == "admin-cli" and data["password"] == "pw"
+        return self._reply({"access_token": f"t{len(self.calls)}"})
+
+    def request(self, method, url, headers=None, timeout=None, params=None, json=None):
+        assert headers["Authorization"].startswith("Bearer t")
+        path = url.split("/admin/realms/sitehub", 1)[1]
+        self.calls.append((method, path, params, json))
+        if path == "/users":
+            return self._reply(self.users)
+        if path == "/users/u1/credentials":
+            return self._reply([{"id": "c1", "type": "password"}, {"id": "c2", "type": "otp"}])
+        if path == "/users/u1/sessions":
+            return self._reply([{"id": "s1"}])
+        return self._reply(None, 204)
+
+
+def test_keycloak_admin_reads_users_credentials_and_sessions():
+    fake = _FakeKeycloak()
+    admin = saml_login.KeycloakAdmin(fake, "https://kc:8443/", "sitehub", "admin", "pw")
+    assert admin.user("alice")["id"] == "u1"
+    assert [c["type"] for c in admin.credentials("alice")] == ["password", "otp"]
+    assert admin.sessions("alice") == [{"id": "s1"}]
+    assert fake.calls[0] == ("GET", "/users", {"username": "alice", "exact": "true"}, None)
+
+
+def test_keycloak_admin_ignores_users_with_other_names():
+    fake = _FakeKeycloak()
+    fake.users.append({"id": "u2", "username": "alice2"})
+    admin = saml_login.KeycloakAdmin(fake, "https://kc:8443", "sitehub", "admin", "pw")
+    assert admin.user("ALICE")["id"] == "u1"
+
+
+def test_reset_otp_removes_devices_and_asks_for_enrollment():
+    fake = _FakeKeycloak()
+    removed = saml_login.reset_otp(fake, "https://kc:8443", "sitehub", "alice", "admin", "pw")
+    assert removed == 1
+    assert ("DELETE", "/users/u1/credentials/c2", None, None) in fake.calls
+    assert fake.calls[-1] == (
+        "PUT",
+        "/users/u1",
+        None,
+        {"requiredActions": ["CONFIGURE_TOTP", "VERIFY_EMAIL"]},
+    )
+
+
+def test_look_ahead_uses_the_next_step_instead_of_waiting(tmp_path, monkeypatch):
+    now = [1_800_000_000.0]  # the start of a time step
+    slept = []
+    monkeypatch.setattr(saml_login.time, "time", lambda: now[0])
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(saml_login.time, "sleep", sleep)
+    store = TotpStore(tmp_path, look_ahead=1)
+    store.enroll("alice", "rawsecret-0123456789")
+    store.commit("alice")
+    totp = pyotp.TOTP(base64.b32encode(b"rawsecret-0123456789").decode())
+    step = int(now[0]) // 30
+    # this step, then the next one (inside Keycloak's window), without waiting
+    assert store.code("alice") == totp.at(step * 30)
+    assert store.code("alice") == totp.at((step + 1) * 30)
+    assert not slept
+    # both used: the third waits until step + 2 is inside the window (step + 1 has begun)
+    assert store.code("alice") == totp.at((step + 2) * 30)
+    assert slept and int(now[0]) // 30 == step + 1
