@@ -16,7 +16,8 @@ MOLECULE_SCENARIOS ?= default htcondor hubs jupyterhub identity
 # developers who have Docker instead of podman.
 MOLECULE_DOCKER_SCENARIOS ?= default
 
-APT_PACKAGES := podman runc crun netavark aardvark-dns debootstrap uidmap slirp4netns fuse-overlayfs \
+# iptables: netavark sets up the test networks with it (only Suggested by Debian's package)
+APT_PACKAGES := podman runc crun netavark aardvark-dns iptables debootstrap uidmap slirp4netns fuse-overlayfs \
                 python3-venv git maven openjdk-17-jre-headless chromium
 
 .PHONY: help
@@ -31,8 +32,10 @@ help:
 .PHONY: setup packages venv image
 setup: packages venv image
 
-packages: $(SITEHUB_CACHE)/.apt-done
-$(SITEHUB_CACHE)/.apt-done:
+# the stamp names the package list, so adding a package installs it on set-up machines too
+APT_STAMP := $(SITEHUB_CACHE)/.apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
+packages: $(APT_STAMP)
+$(APT_STAMP):
 	mkdir -p $(SITEHUB_CACHE)
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
