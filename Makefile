@@ -64,9 +64,17 @@ unit: venv
 
 quick: lint unit
 
+# Each scenario's output is kept in artifacts/molecule/; when one fails, its failed tasks are
+# printed again at the end, where a CI log's tail shows them.
 molecule: setup
-	set -e; for s in $(MOLECULE_SCENARIOS); do \
-	  echo "=== molecule test -s $$s (podman)"; $(BIN)/molecule test -s $$s; done
+	mkdir -p artifacts/molecule
+	set -eo pipefail; for s in $(MOLECULE_SCENARIOS); do \
+	  echo "=== molecule test -s $$s (podman)"; start=$$(date +%s); \
+	  if ! $(BIN)/molecule test -s $$s 2>&1 | tee artifacts/molecule/$$s.log; then \
+	    echo "=== molecule $$s FAILED after $$(( $$(date +%s) - start )) s; its failed tasks:"; \
+	    grep -a -A25 -E 'fatal: |FAILED! =>|failed: \[' artifacts/molecule/$$s.log | tail -120; \
+	    exit 1; fi; \
+	  echo "=== molecule $$s passed in $$(( $$(date +%s) - start )) s"; done
 
 molecule-docker: setup
 	set -e; for s in $(MOLECULE_DOCKER_SCENARIOS); do \

@@ -62,8 +62,42 @@ def cmd_demo(args) -> int:
             print(f"\nthe demo did not converge (ansible-playbook exit {rc})", file=sys.stderr)
             return rc
         print(f"\ndemo up in {time.monotonic() - started:.0f} s")
+        try:
+            enroll_demo_user(inventory)
+        except Exception as exc:  # the site is up; say why the shortcut is missing
+            print(f"(could not enroll {DEMO_USER}'s authenticator in advance: {exc})")
     print_access(inventory)
     return 0
+
+
+def _site_url(site) -> str:
+    port = site.sitehub_site.public_port
+    return (
+        f"https://{site.sitehub_site.public_hostname}" + ("" if port == 443 else f":{port}") + "/"
+    )
+
+
+def enroll_demo_user(inventory: Path) -> None:
+    """Log DEMO_USER in once through the real pages (frontend, Keycloak password, TOTP
+    enrollment) so the printed secret and QR code work in any authenticator app. Skipped
+    when enrolled already: the secret is kept in the ignored secrets folder."""
+    from sitehub.render.commands import site_model
+    from sitehub.testing.saml_login import TotpStore, login, new_session
+
+    site = site_model(str(inventory))
+    secrets = secrets_dir(inventory)
+    store = TotpStore(
+        secrets / "totp",
+        digits=site.sitehub_identity.mfa.digits,
+        period=site.sitehub_identity.mfa.period,
+    )
+    password = _read(secrets / "demo_user_password")
+    if store.has(DEMO_USER) or password is None:
+        return
+    cluster = site.sitehub_clusters[0]
+    session = new_session(secrets / "pki" / "ca.crt")
+    login(session, f"{_site_url(site)}jupyterhub/{cluster.segment}/hub/home", DEMO_USER,
+          password, store)  # fmt: skip
 
 
 def print_access(inventory: Path) -> None:
@@ -71,8 +105,7 @@ def print_access(inventory: Path) -> None:
 
     site = site_model(str(inventory))
     secrets = secrets_dir(inventory)
-    port = site.sitehub_site.public_port
-    url = f"https://{site.sitehub_site.public_hostname}" + ("" if port == 443 else f":{port}") + "/"
+    url = _site_url(site)
     password = _read(secrets / "demo_user_password")
     print("\n" + "=" * 72)
     print(f"  {site.sitehub_site.title}: {url}")
@@ -85,9 +118,10 @@ def print_access(inventory: Path) -> None:
         "  First login: Keycloak asks you to enroll an authenticator app (FreeOTP,\n"
         "  Google Authenticator): scan the QR code it shows, then type the 6-digit code."
     )
-    secret = _read(secrets / f"totp_{DEMO_USER}")
+    secret = _read(secrets / "totp" / f"{DEMO_USER}.totp")
     if secret:
-        print(f"  {DEMO_USER} is enrolled already; TOTP secret: {secret}")
+        print(f"  {DEMO_USER} is enrolled already: add this key to your authenticator app")
+        print(f"  (type it in, or scan the QR code below): {secret}")
         _print_qr(
             f"otpauth://totp/{site.sitehub_identity.realm}:{DEMO_USER}?secret={secret}"
             f"&issuer={site.sitehub_identity.realm}&digits={site.sitehub_identity.mfa.digits}"

@@ -50,6 +50,21 @@ def instance_name(cluster: Cluster, instance: Instance) -> str:
     return f"{cluster.segment}-{instance.route}"
 
 
+def container_settings(cluster: Cluster) -> dict[str, Any]:
+    """SitehubSpawner's container traits: the images a Slurm cluster offers its servers."""
+    return {
+        "container_images": [
+            {"name": i.name, "ref": i.ref, "description": i.description or i.name}
+            for i in cluster.images
+        ],
+        "container_image_dirs": list(cluster.image_dirs),
+        "container_runtime": cluster.container.runtime,
+        "container_binds": list(cluster.container.binds),
+        "container_options": list(cluster.container.options),
+        "container_server_cmd": list(cluster.container.server_cmd),
+    }
+
+
 def hub_instances(
     clusters: list[Cluster], host: str, secrets: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -85,6 +100,8 @@ def hub_instances(
                 entry["spawner_class"] = SPAWNER_CLASSES[cluster.scheduler]
             if cluster.scheduler == "htcondor":
                 entry["spawner"] |= spawner_settings(cluster)
+            elif cluster.scheduler == "slurm" and (cluster.images or cluster.image_dirs):
+                entry["spawner"] |= container_settings(cluster)
             result.append(entry)
     return result
 

@@ -359,6 +359,25 @@ def _stop_server_on(demo: DemoSite, http: requests.Session, route: str, log: lis
         time.sleep(2)
 
 
+# JupyterLab reopens the tabs of its last workspace, so an earlier run's notebook would be the
+# one on screen; the flow starts from an empty workspace instead.
+HOME_LEFTOVERS = ".jupyter/lab/workspaces .local/share/jupyter/runtime Untitled*.ipynb"
+
+
+def clean_homes(demo: DemoSite, hosts: list[str]) -> list[str]:
+    """Remove the test user's JupyterLab workspaces and untitled notebooks on each host
+    (homes are per host in the demo)."""
+    log = []
+    script = f"cd ~{demo.user} 2>/dev/null && rm -rf -- {HOME_LEFTOVERS}; true"
+    for host in hosts:
+        res = podman("exec", host, "sh", "-c", script)
+        log.append(
+            f"{host}: JupyterLab workspace and untitled notebooks of {demo.user} "
+            + ("removed" if res.returncode == 0 else f"not removed: {res.stderr.strip()}")
+        )
+    return log
+
+
 def reset_user(demo: DemoSite) -> list[str]:
     """Make the test user new again: no running server on any hpc instance, no Keycloak
     session, no OTP device (so the next login enrolls one). Returns what was done.
@@ -387,6 +406,7 @@ def reset_user(demo: DemoSite) -> list[str]:
     )
     log.append(f"Keycloak: sessions ended, {removed} OTP device(s) removed, enrollment required")
     left = wait_no_jobs(demo, timeout=60)
+    log += clean_homes(demo, sorted(compute_nodes(demo)))
     if left:
         log.append(f"Slurm jobs of {demo.user} still listed: {[j.__dict__ for j in left]}")
     return log

@@ -126,3 +126,39 @@ def test_realm_users_share_the_demo_password():
 def test_realm_users_without_a_password_are_refused():
     with pytest.raises(ValueError, match="demo_user_password"):
         realm_users(identity([{"name": "alice", "uid": 2001}]), "")
+
+
+def test_slurm_images_become_the_spawners_container_settings():
+    gpu = cluster(
+        "gpu",
+        "slurm",
+        [{"host": "h4", "port": 8000, "route": "gpu1"}],
+        images=[{"name": "el9", "ref": "/cvmfs/img/el9.sif", "description": "EL9"}],
+        image_dirs=["/gpfs/containers"],
+        container={"binds": ["/cvmfs:ro", "/opt/sitehub/notebook:ro"], "options": ["--nv"]},
+    )
+    (hub,) = hub_instances([gpu], "h4", SECRETS)
+    assert hub["spawner"] == {
+        "default_runtime_minutes": 60,
+        "container_images": [{"name": "el9", "ref": "/cvmfs/img/el9.sif", "description": "EL9"}],
+        "container_image_dirs": ["/gpfs/containers"],
+        "container_runtime": "apptainer",
+        "container_binds": ["/cvmfs:ro", "/opt/sitehub/notebook:ro"],
+        "container_options": ["--nv"],
+        "container_server_cmd": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"container": {"runtime": "docker"}}, "container runtime 'docker' unknown"),
+        ({"container": {"binds": ["relative/dir"]}}, "must be absolute"),
+        ({"container": {"binds": ["/a,b"]}}, "separates binds"),
+        ({"images": [{"name": "x", "ref": "--privileged"}]}, "not starting with '-'"),
+        ({"images": [{"name": "x", "ref": "/a.sif; id"}]}, "shell characters"),
+    ],
+)
+def test_unusable_container_settings_are_refused(extra, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cluster("gpu", "slurm", [{"host": "h4", "port": 8000, "route": "gpu1"}], **extra)

@@ -26,6 +26,18 @@ DOCUMENTATION = """
 """
 
 
+def failure_message(res: dict) -> str:
+    """What went wrong, in one line; for a loop, each failed item's own message (Ansible's
+    own summary, "One or more items failed", tells an operator nothing)."""
+    items = [r for r in res.get("results") or () if isinstance(r, dict) and r.get("failed")]
+    if items:
+        return "; ".join(
+            f"item {r.get('_ansible_item_label', r.get('item'))}: {failure_message(r)}"
+            for r in items
+        )
+    return str(res.get("msg") or res.get("stderr") or res.get("module_stderr") or res)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "stdout"
@@ -95,7 +107,7 @@ class CallbackModule(CallbackBase):
             self._count(result, "ok")
             return
         self._count(result, "failed")
-        message = result.result.get("msg") or result.result.get("stderr") or result.result
+        message = failure_message(result.result)
         text = f"{result.host.get_name()}: {result.task.get_name()}: {message}"
         self.failures.append(text)
         self._line(f"   FAILED   {text}")

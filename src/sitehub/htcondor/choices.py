@@ -29,9 +29,10 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
+from sitehub.hub import images as images_mod
+from sitehub.hub.images import NO_IMAGE, ImageChoice
 from sitehub.hub.options import OptionsError, _one, script_json
 
 from .submit import CAPABILITY, DEVICE_NAME, GROUP_NAME, IMAGE_REF, GpuRequest, JobRequest
@@ -41,10 +42,8 @@ OPTION_KEYS = frozenset(
 )
 NO_GPU = "none"
 ANY_GPU = "any"
-NO_IMAGE = "none"
 DEFAULT_MEMORY_GB = 2
 USERMAP_NAME = "Groups"
-IMAGE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,6 @@ class GpuChoice:
     value: str  # form value: "any", "capability:8.0", "device:<model>"
     label: str
     request: GpuRequest
-
-
-@dataclass(frozen=True)
-class ImageChoice:
-    name: str
-    ref: str
-    label: str
 
 
 @dataclass
@@ -140,28 +132,9 @@ def _site(value: str, pattern: Any) -> str:
 def image_choices(
     images: Iterable[Mapping[str, Any] | Any], image_dirs: Iterable[str] = ()
 ) -> dict[str, ImageChoice]:
-    """Images from the inventory (name/ref/description) plus *.sif files in image_dirs."""
-    out: dict[str, ImageChoice] = {}
-    for img in images:
-        get = img.get if isinstance(img, Mapping) else lambda k, d=None, i=img: getattr(i, k, d)
-        name, ref = get("name"), get("ref")
-        _site(ref, IMAGE_REF)
-        if not name or set(name) - IMAGE_NAME_CHARS or name == NO_IMAGE:
-            raise ValueError(f"image name {name!r} is not allowed")
-        out[name] = ImageChoice(name, ref, get("description") or name)
-    for directory in image_dirs:
-        try:
-            entries = sorted(Path(directory).glob("*.sif"))
-        except OSError:
-            continue
-        for path in entries:
-            name = path.stem
-            ref = str(path)
-            # files a site drops in are skipped, not fatal, when their names are odd
-            if set(name) - IMAGE_NAME_CHARS or name in out or not IMAGE_REF.fullmatch(ref):
-                continue
-            out[name] = ImageChoice(name, ref, name)
-    return out
+    """Images from the inventory plus *.sif files in image_dirs, with the references
+    HTCondor's container universe takes (a path or docker://)."""
+    return images_mod.image_choices(images, image_dirs, IMAGE_REF)
 
 
 def _truth(value: str | None) -> bool | None:

@@ -12,6 +12,8 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sitehub.render.container import container_argv
+
 from .slurm import JobStatus, Phase
 
 SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
@@ -40,6 +42,7 @@ class JobRequest:
     minutes: int | None = None
     gpu: str = ""  # "": no GPU, "any": any type, else a GRES type
     gpus: int = 1
+    image: str = ""  # container image reference the server runs in ("": the node's system)
 
     def directives(self) -> list[str]:
         out = []
@@ -105,6 +108,34 @@ def render_batch_script(
     # exec: the step (or server) replaces the shell, so scancel's signal reaches it directly
     lines.append(f"exec srun --ntasks=1 --export=ALL {command}" if srun else f"exec {command}")
     return "\n".join(lines) + "\n"
+
+
+def server_in_image(
+    runtime: str,
+    image: str,
+    argv: Sequence[str],
+    *,
+    export: Iterable[str],
+    binds: Iterable[str] = (),
+    options: Sequence[str] = (),
+    server_cmd: Sequence[str] = (),
+    server_args: Sequence[str] = (),
+) -> list[str]:
+    """The server's `argv` run inside `image` (sitehub.render.container, as kernels are).
+
+    `server_cmd` replaces `argv` when the image carries its own Jupyter server (it then gets
+    `server_args`); `export` names the variables the job carries, which podman passes in.
+    Raises ValueError when the runtime cannot take the image or a bind.
+    """
+    inner = [*server_cmd, *server_args] if server_cmd else list(argv)
+    return container_argv(
+        runtime,  # type: ignore[arg-type]
+        image,
+        inner,
+        binds=binds,
+        pass_env=sorted(export),
+        options=options,
+    )
 
 
 def job_name(prefix: str, user: str, server: str = "") -> str:

@@ -18,9 +18,10 @@ from importlib import resources
 from typing import Any
 
 from .batch import SLURM_NAME, JobRequest
+from .images import NO_IMAGE, ImageChoice
 from .slurm import Association, Node, Partition, gpus_by_partition
 
-OPTION_KEYS = frozenset({"partition", "account", "qos", "gpu", "runtime", "run_local"})
+OPTION_KEYS = frozenset({"partition", "account", "qos", "gpu", "runtime", "image", "run_local"})
 NO_GPU = "none"
 ANY_GPU = "any"
 
@@ -56,6 +57,7 @@ class FormModel:
     default_partition: str = ""
     allow_local: bool = False
     notice: str = ""  # shown above the form (e.g. "Slurm is not reachable")
+    images: dict[str, ImageChoice] = field(default_factory=dict)  # same in every partition
 
     def partition(self, name: str) -> PartitionChoice | None:
         return next((p for p in self.partitions if p.name == name), None)
@@ -76,6 +78,8 @@ class FormModel:
                 }
                 for p in self.partitions
             },
+            "images": {NO_IMAGE: "none (host system)"}
+            | {n: c.label for n, c in self.images.items()},
         }
 
 
@@ -102,12 +106,13 @@ def build_model(
     default_runtime_minutes: int = 60,
     allow_local: bool = False,
     cluster: str = "",
+    images: Mapping[str, ImageChoice] | None = None,
 ) -> FormModel:
     """Everything this user may choose, read from Slurm's own answers."""
     assocs = [a for a in assocs if not cluster or not a.cluster or a.cluster == cluster]
     groups = set(user_groups)
     gpus = gpus_by_partition(nodes)
-    model = FormModel(partitions=[], allow_local=allow_local)
+    model = FormModel(partitions=[], allow_local=allow_local, images=dict(images or {}))
     for part in partitions:
         if part.state != "UP" or part.hidden or not part.groups_allowed(groups):
             continue
@@ -183,7 +188,7 @@ def coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "run_local" in raw:
         out["run_local"] = _truthy(_one(raw["run_local"]))
-    for key in ("partition", "account", "qos", "gpu"):
+    for key in ("partition", "account", "qos", "gpu", "image"):
         if key in raw:
             value = _one(raw[key])
             if value is None:
@@ -222,9 +227,14 @@ def _listing(values: Iterable[str]) -> str:
 def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
     """Re-check user_options against what this user may choose; OptionsError says why not."""
     opts = coerce(options)
+    image_name = opts.get("image") or NO_IMAGE
     if opts.get("run_local"):
         if not model.allow_local:
             raise OptionsError("Running on the hub host is not offered here.")
+        if image_name != NO_IMAGE:
+            raise OptionsError(
+                "Container images run in batch jobs only: choose image 'none' to run locally."
+            )
         return Choice(run_local=True)
     if not model.partitions:
         raise OptionsError(model.notice or "You are not entitled to any partition on this cluster.")
@@ -265,6 +275,11 @@ def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
                 f"GPU type '{gpu}' is not offered in partition '{part.name}' "
                 f"(available: {_listing([ANY_GPU, *part.gpu_types])})."
             )
+    if image_name != NO_IMAGE and image_name not in model.images:
+        raise OptionsError(
+            f"Image '{image_name[:64]}' is not offered here "
+            f"(available: {_listing([NO_IMAGE, *model.images])})."
+        )
     return Choice(
         run_local=False,
         job=JobRequest(
@@ -273,6 +288,7 @@ def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
             qos=qos,
             minutes=minutes,
             gpu="" if gpu == NO_GPU else gpu,
+            image="" if image_name == NO_IMAGE else model.images[image_name].ref,
         ),
     )
 

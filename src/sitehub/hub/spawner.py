@@ -35,7 +35,7 @@ from pathlib import Path
 import batchspawner  # noqa: F401  (imported for its base class and its API registration)
 from batchspawner import BatchSpawnerBase
 from tornado import web
-from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 
 from . import api, options, progress
 from .batch import (
@@ -46,9 +46,11 @@ from .batch import (
     interpret_unit,
     job_name,
     render_batch_script,
+    server_in_image,
     systemd_run_argv,
     unclaimed_jobs,
 )
+from .images import NO_IMAGE, ImageChoice, image_choices
 from .slurm import (
     ASSOC_FORMAT,
     SQUEUE_JOB_FORMAT,
@@ -195,6 +197,30 @@ class SitehubSpawner(BatchSpawnerBase):
     local_runtime_dir = Unicode(
         "/run/sitehub-spawner", config=True, help="Root-only directory for local servers' env."
     )
+    container_images = List(
+        Dict(), config=True, help="Images offered for the server: [{name, ref, description}]."
+    )
+    container_image_dirs = List(
+        Unicode(), config=True, help="Directories on shared storage whose *.sif are offered."
+    )
+    container_runtime = Unicode(
+        "apptainer", config=True, help="'apptainer' (production) or 'podman' (test hosts)."
+    )
+    container_binds = List(
+        Unicode(),
+        config=True,
+        help="Host paths inside the container ('src[:dest][:ro]'); the notebook environment "
+        "and home directories when the image does not carry the Jupyter server itself.",
+    )
+    container_options = List(
+        Unicode(), config=True, help="Extra runtime options before the image (e.g. '--nv')."
+    )
+    container_server_cmd = List(
+        Unicode(),
+        config=True,
+        help="The server's argv inside the image ([] = the same as outside, which needs the "
+        "notebook environment bound in).",
+    )
     reaper_interval = Float(
         60.0, config=True, help="Seconds between scans for jobs of this hub no server claims."
     )
@@ -323,7 +349,33 @@ class SitehubSpawner(BatchSpawnerBase):
             default_runtime_minutes=self.default_runtime_minutes,
             allow_local=allow_local,
             cluster=cluster,
+            images=self._images(),
         )
+
+    def _images(self) -> dict[str, ImageChoice]:
+        try:
+            return image_choices(self.container_images, self.container_image_dirs)
+        except ValueError as exc:
+            # a site error: offer no image rather than a broken one
+            self.log.error("container_images unusable: %s", exc)
+            return {}
+
+    def _container_wrap(self, image: str, argv: list[str], env: dict[str, str]) -> list[str]:
+        """The server's argv run inside `image` (sitehub.render.container, as kernels are)."""
+        try:
+            return server_in_image(
+                self.container_runtime,
+                image,
+                argv,
+                export=env,
+                binds=self.container_binds,
+                options=self.container_options,
+                server_cmd=self.container_server_cmd,
+                server_args=self.get_args() if self.container_server_cmd else (),
+            )
+        except ValueError as exc:
+            self.log.error("%s: container command not renderable: %s", self._log_name, exc)
+            raise SpawnError(f"The image {image} cannot be started here: {exc}") from None
 
     async def _cluster_name(self) -> str:
         res = await self._slurm("scontrol", "show", "config", cache=True)
@@ -354,7 +406,10 @@ class SitehubSpawner(BatchSpawnerBase):
                         "This hub runs servers on the hub host; batch options are not accepted."
                     )
                 return options.Choice(run_local=True)
-            if options.coerce(opts).get("run_local") and self.allow_local:
+            coerced = options.coerce(opts)
+            if coerced.get("run_local") and coerced.get("image", NO_IMAGE) not in ("", NO_IMAGE):
+                return options.validate(options.FormModel([], allow_local=self.allow_local), opts)
+            if coerced.get("run_local") and self.allow_local:
                 # no Slurm query needed (and none that could hang while slurmctld is down)
                 return options.Choice(run_local=True)
             model = await self.form_model()
@@ -396,13 +451,16 @@ class SitehubSpawner(BatchSpawnerBase):
         pw = self._pw()
         env = self.user_env()
         name = self._name()
+        cmd = self.server_argv()
+        if request.image:
+            cmd = self._container_wrap(request.image, cmd, env)
         try:
             script = render_batch_script(
                 request,
                 job_name=name,
                 output=self.slurm_output.replace("{home}", pw.pw_dir),
                 workdir=pw.pw_dir,
-                cmd=self.server_argv(),
+                cmd=cmd,
                 export=sorted(env),
                 srun=self.slurm_srun,
                 prologue=self.slurm_prologue,

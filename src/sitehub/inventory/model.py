@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from sitehub.hub.images import IMAGE_REF
+from sitehub.render.container import RUNTIMES, Bind
 from sitehub.runtime import parse_runtime
 
 SCHEDULERS = ("slurm", "htcondor", "local")
@@ -114,6 +116,22 @@ def _no_wildcard(uri: str) -> str:
 
 HostName = Annotated[str, AfterValidator(_hostname)]
 Name = Annotated[str, AfterValidator(_name)]
+
+
+def _matching(value: str, pattern: re.Pattern[str], problem: str) -> str:
+    """`value` if the whole of it matches, else ValueError with the problem ('{}': value)."""
+    if not pattern.fullmatch(value):
+        raise ValueError(problem.format(value))
+    return value
+
+
+def _one_of(value: str, allowed: tuple[str, ...], problem: str) -> str:
+    """`value` if allowed, else ValueError: the problem ('{}' is the value) and the choices."""
+    if value not in allowed:
+        raise ValueError(f"{problem.format(value)}; use one of {', '.join(allowed)}")
+    return value
+
+
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 Minutes = Annotated[int, BeforeValidator(_runtime)]
 TlsProtocol = Annotated[str, AfterValidator(_tls_protocol)]
@@ -179,11 +197,7 @@ class OtpPolicy(Strict):
     @field_validator("algorithm")
     @classmethod
     def _known_algorithm(cls, value: str) -> str:
-        if value not in OTP_ALGORITHMS:
-            raise ValueError(
-                f"OTP algorithm '{value}' is not supported; use one of {', '.join(OTP_ALGORITHMS)}"
-            )
-        return value
+        return _one_of(value, OTP_ALGORITHMS, "OTP algorithm '{}' is not supported")
 
     @field_validator("digits")
     @classmethod
@@ -404,6 +418,46 @@ class Image(Strict):
     ref: str = Field(description="Apptainer image path or container image reference.")
     description: str | None = None
 
+    @field_validator("ref")
+    @classmethod
+    def _ref_safe(cls, value: str) -> str:
+        return _matching(
+            value,
+            IMAGE_REF,
+            "image reference '{}' must be a path or URI without spaces, quotes or shell "
+            "characters, not starting with '-': it is written into batch scripts",
+        )
+
+
+class ContainerSettings(Strict):
+    """How a Slurm cluster's servers run inside the image a user chose (images, image_dirs)."""
+
+    runtime: str = Field(default="apptainer", description="apptainer, or podman (test hosts).")
+    binds: list[str] = Field(
+        default_factory=list,
+        description="Host paths inside the container, 'src[:dest][:ro]' (Apptainer's syntax).",
+    )
+    options: list[str] = Field(
+        default_factory=list, description="Extra runtime options, e.g. --nv for GPUs."
+    )
+    server_cmd: list[str] = Field(
+        default_factory=list,
+        description="The server's argv inside the image; empty: the notebook environment's "
+        "own, which then must be bound in.",
+    )
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime_known(cls, value: str) -> str:
+        return _one_of(value, RUNTIMES, "container runtime '{}' unknown")
+
+    @field_validator("binds")
+    @classmethod
+    def _binds_parse(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            Bind.parse(spec)  # ValueError names the bind and what is wrong with it
+        return value
+
 
 class Cluster(Strict):
     segment: str = Field(description="URL segment: the hubs live under /jupyterhub/<segment>/.")
@@ -416,6 +470,7 @@ class Cluster(Strict):
     htcondor: HtcondorPool | None = None
     images: list[Image] = Field(default_factory=list)
     image_dirs: list[str] = Field(default_factory=list)
+    container: ContainerSettings = Field(default_factory=ContainerSettings)
     kernels: list[Name] = Field(default_factory=list)
     admin_users: list[Name] = Field(default_factory=list)
     idle_timeout_minutes: int = Field(default=120, ge=5)
@@ -423,12 +478,12 @@ class Cluster(Strict):
     @field_validator("segment")
     @classmethod
     def _segment(cls, value: str) -> str:
-        if not SEGMENT_RE.match(value):
-            raise ValueError(
-                f"segment '{value}' must match ^[a-z0-9-]+$ (lower-case letters, digits, '-'): "
-                "it becomes the URL path /jupyterhub/<segment>/ and cookie paths"
-            )
-        return value
+        return _matching(
+            value,
+            SEGMENT_RE,
+            "segment '{}' must match ^[a-z0-9-]+$ (lower-case letters, digits, '-'): "
+            "it becomes the URL path /jupyterhub/<segment>/ and cookie paths",
+        )
 
     @field_validator("scheduler")
     @classmethod

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from sitehub.inventory import load_inventory, validate_loaded
-from sitehub.inventory.model import SiteModel
+from sitehub.inventory.model import Cluster, SiteModel
 from sitehub.inventory.validate import _plain
+from sitehub.render.frontend import SECRET_PLACEHOLDER, render_frontend
 from sitehub.render.kernelspec import render_kernel
 from sitehub.render.urlspace import url_spaces
 
@@ -41,7 +46,7 @@ def cmd_render(args) -> int:
         )
         return 1
     out = Path(args.out)
-    written = render_site(site, out)
+    written = render_site(site, out, inventory_dir=args.inventory.rstrip("/"))
     for path in written:
         print(path)
     return 0
@@ -78,7 +83,160 @@ def htcondor_samples(cluster) -> dict[str, str]:
     return out
 
 
-def render_site(site: SiteModel, out: Path) -> list[Path]:
+# Hub instances: what hub_instances derives from the vault is never rendered. It gets these
+# stand-ins (it refuses empty ones), and every secret-looking value is replaced afterwards.
+PLACEHOLDER_SECRETS = {
+    "hub_cookie_secret": "render-placeholder",
+    "hub_crypt_key": "render-placeholder",
+    "hub_proxy_token": "render-placeholder",
+}
+SECRET_KEYS = {"cookie_secret", "crypt_key", "proxy_auth_token"}
+SECRET_KEY_PARTS = ("secret", "token", "password")
+
+
+def _is_secret_key(key: str) -> bool:
+    return key in SECRET_KEYS or any(part in key.lower() for part in SECRET_KEY_PARTS)
+
+
+def redact(value: Any) -> Any:
+    """`value` with every secret-named entry, at any depth, replaced by the placeholder."""
+    if isinstance(value, dict):
+        return {
+            k: SECRET_PLACEHOLDER if _is_secret_key(str(k)) else redact(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def hub_samples(site: SiteModel) -> dict[str, str]:
+    """hubs/<host>/<instance>.json: the jupyterhub role's instance entries, secrets redacted."""
+    from sitehub.deploy import hub_instances
+
+    hosts = dict.fromkeys(i.host for c in site.sitehub_clusters for i in c.instances)
+    out = {}
+    for host in hosts:
+        for entry in hub_instances(site.sitehub_clusters, host, PLACEHOLDER_SECRETS):
+            out[f"{host}/{entry['name']}.json"] = json.dumps(redact(entry), indent=2) + "\n"
+    return out
+
+
+# What the spawner writes into a Slurm job (sitehub.hub.spawner.SitehubSpawner defaults).
+SAMPLE_USER = "USER"
+SAMPLE_HOME = f"/home/{SAMPLE_USER}"
+NOTEBOOK_BIN = "/opt/sitehub/notebook/venv/bin"
+SERVER_CMD = [f"{NOTEBOOK_BIN}/batchspawner-singleuser", f"{NOTEBOOK_BIN}/jupyterhub-singleuser"]
+# The names SitehubSpawner.user_env() exports for an ordinary user: JupyterHub's
+# Spawner.get_env() (with the role's default_url and disable_user_config), plus the account.
+SAMPLE_EXPORT = sorted(
+    [
+        "HOME",
+        "JPY_API_TOKEN",
+        "JUPYTERHUB_ACTIVITY_URL",
+        "JUPYTERHUB_API_TOKEN",
+        "JUPYTERHUB_API_URL",
+        "JUPYTERHUB_BASE_URL",
+        "JUPYTERHUB_CLIENT_ID",
+        "JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED",
+        "JUPYTERHUB_DEFAULT_URL",
+        "JUPYTERHUB_DISABLE_USER_CONFIG",
+        "JUPYTERHUB_HOST",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL",
+        "JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES",
+        "JUPYTERHUB_OAUTH_SCOPES",
+        "JUPYTERHUB_PUBLIC_HUB_URL",
+        "JUPYTERHUB_PUBLIC_URL",
+        "JUPYTERHUB_SERVER_NAME",
+        "JUPYTERHUB_SERVICE_PREFIX",
+        "JUPYTERHUB_SERVICE_URL",
+        "JUPYTERHUB_USER",
+        "LANG",
+        "LOGNAME",
+        "PATH",
+        "SHELL",
+        "USER",
+    ]
+)
+
+
+def spawner_max_runtime() -> int:
+    """The hub's runtime cap when a partition has none (options.build_model's default, the
+    same as SitehubSpawner.max_runtime_minutes')."""
+    from sitehub.hub.options import build_model
+
+    return int(inspect.signature(build_model).parameters["max_runtime_minutes"].default)
+
+
+DISCOVER_README = """\
+Cluster {segment}: no batch script sample.
+
+Its form reads partitions, accounts and QOS live from Slurm (options.discover: true), so what
+a job asks for depends on the cluster at spawn time. The script has the same form as the
+samples of the other Slurm clusters: the #SBATCH lines of the chosen partition, account,
+QOS, runtime and GPU, and `exec srun ... batchspawner-singleuser jupyterhub-singleuser`.
+"""
+
+
+def slurm_samples(cluster: Cluster) -> dict[str, str]:
+    """The batch scripts the spawner would submit: one per partition (its first account and
+    QOS, its longest runtime, its first GPU type), and one per inventory image on the first
+    partition."""
+    from sitehub.deploy import instance_name
+    from sitehub.hub.batch import JobRequest, job_name, render_batch_script, server_in_image
+
+    partitions = cluster.options.partitions
+    if not partitions:
+        return {"README.txt": DISCOVER_README.format(segment=cluster.segment)}
+    instance = instance_name(cluster, cluster.instances[0])
+    cap = spawner_max_runtime()
+
+    def script(request: JobRequest, cmd: list[str]) -> str:
+        return render_batch_script(
+            request,
+            job_name=job_name(f"jupyter-{instance}", SAMPLE_USER),
+            output=f"{SAMPLE_HOME}/.jupyterhub-slurm-%j.log",
+            workdir=SAMPLE_HOME,
+            cmd=cmd,
+            export=SAMPLE_EXPORT,
+        )
+
+    out = {}
+    requests = {}
+    for part in partitions:
+        requests[part.name] = JobRequest(
+            partition=part.name,
+            account=(part.accounts or cluster.options.accounts or [""])[0],
+            qos=(part.qos or cluster.options.qos or [""])[0],
+            minutes=min(part.max_runtime, cap),
+            gpu=part.gpu_types[0] if part.gpu_types else "",
+        )
+        out[f"{part.name}.sbatch"] = script(requests[part.name], SERVER_CMD)
+    first = requests[partitions[0].name]
+    settings = cluster.container
+    for image in cluster.images:
+        cmd = server_in_image(
+            settings.runtime,
+            image.ref,
+            SERVER_CMD,
+            export=SAMPLE_EXPORT,
+            binds=settings.binds,
+            options=settings.options,
+            server_cmd=settings.server_cmd,
+        )
+        request = dataclasses.replace(first, image=image.ref)
+        out[f"{first.partition}-image-{image.name}.sbatch"] = script(request, cmd)
+    return out
+
+
+HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def render_site(site: SiteModel, out: Path, *, inventory_dir: str = "<inventory>") -> list[Path]:
+    """Write what `site` would configure below `out`; return the files written.
+
+    `inventory_dir` only names the controller paths of certificates in frontend-vars.json.
+    """
     written: list[Path] = []
 
     def write(rel: str, text: str, mode: int = 0o644) -> None:
@@ -90,10 +248,19 @@ def render_site(site: SiteModel, out: Path) -> list[Path]:
 
     spaces = [space.as_dict() for space in url_spaces(site)]
     write("frontend/url-spaces.json", json.dumps(spaces, indent=2) + "\n")
+    for name, text in render_frontend(site, inventory_dir=inventory_dir).items():
+        write(f"frontend/{name}", text)
+    for name, text in hub_samples(site).items():
+        if HEX64.search(text):  # a secret the redaction missed: refuse to write it
+            raise ValueError(f"hubs/{name}: a derived secret would be written")
+        write(f"hubs/{name}", text)
     for cluster in site.sitehub_clusters:
         if cluster.scheduler == "htcondor":
             for name, text in htcondor_samples(cluster).items():
                 write(f"htcondor/{cluster.segment}/{name}", text)
+        elif cluster.scheduler == "slurm":
+            for name, text in slurm_samples(cluster).items():
+                write(f"slurm/{cluster.segment}/{name}", text)
     for kernel in site.sitehub_kernels:
         spec = render_kernel(kernel)
         write(f"kernels/{kernel.name}/kernel.json", spec.kernel_json)

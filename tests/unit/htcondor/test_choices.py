@@ -239,7 +239,7 @@ def test_inventory_values_unfit_for_a_description_are_a_site_error():
         choices.gpu_choices([], ['A100"'])
     with pytest.raises(ValueError, match="not allowed in a submit description"):
         pool_groups(["group atlas"], None, 8)
-    with pytest.raises(ValueError, match="not allowed in a submit description"):
+    with pytest.raises(ValueError, match="image reference 'relative/path' is not allowed"):
         choices.image_choices([{"name": "x", "ref": "relative/path"}])
 
 

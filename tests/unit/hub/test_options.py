@@ -7,6 +7,7 @@ import pytest
 
 from sitehub.hub import options, slurm
 from sitehub.hub.batch import JobRequest
+from sitehub.hub.images import ImageChoice
 from sitehub.hub.options import OptionsError
 
 
@@ -189,3 +190,52 @@ def test_form_notice_when_slurm_down():
     m = options.FormModel([], allow_local=True, notice="The Slurm controller is not reachable")
     html = options.render_form(m)
     assert "not reachable" in html and "checked" in html
+
+
+# --- container images ---------------------------------------------------------------------
+
+IMAGES = {
+    "el9": ImageChoice("el9", "/cvmfs/unpacked.cern.ch/el9.sif", "EL9 <analysis>"),
+    "root": ImageChoice("root", "docker://rootproject/root:6.32", "ROOT 6.32"),
+}
+
+
+def test_images_are_offered_in_every_partition(model_for):
+    pytest.importorskip("jinja2")
+    m = model_for("alice", images=IMAGES)
+    assert m.to_json()["images"] == {
+        "none": "none (host system)",
+        "el9": "EL9 <analysis>",
+        "root": "ROOT 6.32",
+    }
+    html = options.render_form(m)
+    assert 'name="image"' in html and '<option value="none" selected>' in html
+    # the label is text, not markup
+    assert "EL9 &lt;analysis&gt;" in html and "EL9 <analysis>" not in html
+
+
+def test_no_image_select_without_images(model_for):
+    pytest.importorskip("jinja2")
+    assert 'name="image"' not in options.render_form(model_for("alice"))
+
+
+def test_chosen_image_reaches_the_job_request_as_its_reference(model_for):
+    m = model_for("alice", default_account="tier3", images=IMAGES)
+    assert options.validate(m, {"image": "el9"}).job.image == "/cvmfs/unpacked.cern.ch/el9.sif"
+    assert options.validate(m, {"image": "none"}).job.image == ""
+    assert options.validate(m, {}).job.image == ""
+
+
+@pytest.mark.parametrize(
+    "forged, message",
+    [
+        ({"image": "centos7"}, "Image 'centos7' is not offered here (available: none, el9, root)"),
+        ({"image": "/etc/passwd"}, "Image '/etc/passwd' is not offered here"),
+        ({"image": "el9", "run_local": "on"}, "Container images run in batch jobs only"),
+        ({"image": ["el9", "root"]}, "exactly one value"),
+    ],
+)
+def test_forged_images_refused(model_for, forged, message):
+    m = model_for("alice", default_account="tier3", images=IMAGES, allow_local=True)
+    with pytest.raises(OptionsError, match=re.escape(message)):
+        options.validate(m, forged)
