@@ -188,16 +188,31 @@ async def spawn(args):
     assert code == 200, (code, why)
     await stop_existing(c)
     t0 = time.monotonic()
-    resp = await c.fetch("POST", f"hub/api/users/{c.user}/server", json.loads(args.options))
+    request = asyncio.ensure_future(
+        c.fetch("POST", f"hub/api/users/{c.user}/server", json.loads(args.options))
+    )
+    # The hub answers the POST only when the server is up (or after slow_spawn_timeout), and a
+    # progress stream opened after a fast spawn shows just "ready": open it while pending.
+    buf = bytearray()
+    progress = None
+    while not request.done():
+        model = await c.fetch("GET", f"hub/api/users/{c.user}")
+        if model.code == 200 and json.loads(model.body).get("pending") == "spawn":
+            progress = asyncio.ensure_future(
+                c.fetch("GET", f"hub/api/users/{c.user}/server/progress", stream=buf.extend)
+            )
+            break
+        await asyncio.sleep(0.1)
+    resp = await request
     result["spawn_status"] = resp.code
     if resp.code not in (201, 202):
         result["spawn_error"] = resp.body.decode(errors="replace")[:500]
         print(json.dumps(result))
         return 0
-    buf = bytearray()
-    progress = asyncio.ensure_future(
-        c.fetch("GET", f"hub/api/users/{c.user}/server/progress", stream=buf.extend)
-    )
+    if progress is None:  # spawned before the first look: only "ready" is left to see
+        progress = asyncio.ensure_future(
+            c.fetch("GET", f"hub/api/users/{c.user}/server/progress", stream=buf.extend)
+        )
     try:
         await wait_ready(c, timeout=args.timeout)
     except (RuntimeError, TimeoutError) as exc:

@@ -30,7 +30,7 @@ def cookie(cookies: list[dict], name: str, path: str | None = None) -> dict | No
 def mellon_replay(demo, mellon: dict):
     """A new client holding only the mellon session cookie asks for a path mellon protects
     (the hub's API root, which needs no hub login): 200 while the session lives, a redirect
-    to Keycloak once it is over."""
+    to mellon's login endpoint (and from there to Keycloak) once it is over."""
     client = demo.session()
     # Python's cookie jar stores single-label hosts as "<host>.local"
     client.cookies.set(
@@ -95,7 +95,12 @@ def test_launch_login_enroll_spawn_run_cell_and_log_out(demo, flow, artifacts):
     # mellon: its cookie on a protected path is sent to Keycloak to log in again
     replay = mellon_replay(demo, mellon)
     assert replay.status_code in (302, 303), replay.status_code
-    assert replay.headers["Location"].startswith(demo.realm_url + "/"), replay.headers
+    # mellon sends an unknown session to its own login endpoint, which sends it to Keycloak
+    login_url = replay.headers["Location"]
+    assert login_url.startswith(f"{demo.site_url}/mellon/login?"), replay.headers
+    to_idp = demo.session().get(login_url, allow_redirects=False, timeout=30)
+    assert to_idp.status_code in (302, 303), to_idp.status_code
+    assert to_idp.headers["Location"].startswith(demo.realm_url + "/"), to_idp.headers
     # Keycloak: no session on the server, and the password is asked for again, both in this
     # browser and in a new one holding the old Keycloak cookies
     assert admin.sessions(demo.user) == []
