@@ -117,13 +117,16 @@ async def bench_hub(name, base, user, concurrent_users, sequential, options, tim
     first = Session(base, user)
     await first.login()
     seq = []
-    for _ in range(sequential):
+    for i in range(sequential):
         seq.append(await first.spawn_seconds(options, timeout))
+        print(f"{name}: sequential spawn {i + 1}/{sequential}: {seq[-1]:.2f} s", file=sys.stderr)
     await first.stop()
     sessions = [Session(base, u) for u in concurrent_users]
     await asyncio.gather(*(s.login() for s in sessions))
     conc = await asyncio.gather(*(s.spawn_seconds(options, timeout) for s in sessions))
     await asyncio.gather(*(s.stop() for s in sessions))
+    print(f"{name}: {len(conc)} concurrent spawns: {sorted(round(x, 1) for x in conc)}",
+          file=sys.stderr)  # fmt: skip
     return {
         "hub": name,
         "url": base,
@@ -148,15 +151,32 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> list[dict]:
         out = []
         for name, base in hubs:  # one hub at a time: they share the cluster
-            out.append(
-                await bench_hub(name, base, args.user, users, args.sequential, options,
-                                args.timeout)
-            )  # fmt: skip
+            try:
+                out.append(
+                    await bench_hub(name, base, args.user, users, args.sequential, options,
+                                    args.timeout)
+                )  # fmt: skip
+            except (RuntimeError, TimeoutError) as exc:  # keep the other hubs' figures
+                print(f"{name}: {exc}", file=sys.stderr)
+                out.append({"hub": name, "url": base, "error": str(exc)})
         return out
 
-    json.dump({"results": asyncio.run(run())}, sys.stdout, indent=2)
+    results = asyncio.run(run())
+    medians = {
+        r["hub"]: (r["sequential"]["median_s"], r["concurrent"]["median_s"])
+        for r in results
+        if "error" not in r
+    }
+    ratios = {}
+    if len(medians) >= 2:
+        (a, (a_seq, a_conc)), (b, (b_seq, b_conc)) = list(medians.items())[:2]
+        ratios = {
+            f"{a}/{b} sequential median": round(a_seq / b_seq, 3),
+            f"{a}/{b} concurrent median": round(a_conc / b_conc, 3),
+        }
+    json.dump({"results": results, "ratios": ratios}, sys.stdout, indent=2)
     print()
-    return 0
+    return 1 if any("error" in r for r in results) else 0
 
 
 if __name__ == "__main__":
