@@ -8,9 +8,10 @@ hub host itself, 127.0.0.1), with the hub venv's Python (it needs only tornado):
         --user alice --concurrent-users bench01,...,bench10 --sequential 20 \\
         --options '{"partition": "debug", "runtime": 10}' > latency.json
 
-For each hub: N sequential spawns of one user (spawn, wait reachable, stop), then one round of
-concurrent spawns of distinct users. Prints JSON with every sample and median / p95 per hub,
-so sitehub's spawner and stock batchspawner settings are compared in the same run.
+N sequential spawns of one user (spawn, wait reachable, stop), alternating between the hubs
+sample by sample, then a round of concurrent spawns of distinct users on each hub. Prints JSON
+with every sample, median / p95 per hub and the ratios of the medians, so sitehub's spawner and
+stock batchspawner settings are compared in the same run under the same load.
 """
 
 from __future__ import annotations
@@ -113,26 +114,47 @@ class Session:
         raise TimeoutError(f"{self.user}'s server not reachable after {timeout}s")
 
 
-async def bench_hub(name, base, user, concurrent_users, sequential, options, timeout) -> dict:
-    first = Session(base, user)
-    await first.login()
-    seq = []
+async def bench(hubs, user, concurrent_users, sequential, options, timeout) -> list[dict]:
+    """Sequential spawns alternate between the hubs sample by sample, then each hub gets its
+    concurrent round in turn: the machine's load drifts, and alternating spreads the drift
+    over every hub instead of favouring whichever ran last."""
+    firsts = {name: Session(base, user) for name, base in hubs}
+    await asyncio.gather(*(s.login() for s in firsts.values()))
+    results = {name: {"hub": name, "url": base, "seq": [], "conc": []} for name, base in hubs}
     for i in range(sequential):
-        seq.append(await first.spawn_seconds(options, timeout))
-        print(f"{name}: sequential spawn {i + 1}/{sequential}: {seq[-1]:.2f} s", file=sys.stderr)
-    await first.stop()
-    sessions = [Session(base, u) for u in concurrent_users]
-    await asyncio.gather(*(s.login() for s in sessions))
-    conc = await asyncio.gather(*(s.spawn_seconds(options, timeout) for s in sessions))
-    await asyncio.gather(*(s.stop() for s in sessions))
-    print(f"{name}: {len(conc)} concurrent spawns: {sorted(round(x, 1) for x in conc)}",
-          file=sys.stderr)  # fmt: skip
-    return {
-        "hub": name,
-        "url": base,
-        "sequential": {"samples": [round(x, 2) for x in seq], **summary(seq)},
-        "concurrent": {"samples": [round(x, 2) for x in conc], **summary(list(conc))},
-    }
+        for name, _ in hubs:
+            if "error" in results[name]:
+                continue
+            try:
+                took = await firsts[name].spawn_seconds(options, timeout)
+            except (RuntimeError, TimeoutError, OSError) as exc:  # keep the other hubs' figures
+                results[name]["error"] = str(exc)
+                print(f"{name}: {exc}", file=sys.stderr)
+                continue
+            results[name]["seq"].append(took)
+            print(f"{name}: sequential spawn {i + 1}/{sequential}: {took:.2f} s", file=sys.stderr)
+    await asyncio.gather(*(s.stop() for s in firsts.values()))
+    for name, base in hubs:
+        if "error" in results[name] or not concurrent_users:
+            continue
+        sessions = [Session(base, u) for u in concurrent_users]
+        await asyncio.gather(*(s.login() for s in sessions))
+        try:
+            conc = await asyncio.gather(*(s.spawn_seconds(options, timeout) for s in sessions))
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            results[name]["error"] = str(exc)
+            conc = []
+        await asyncio.gather(*(s.stop() for s in sessions))
+        results[name]["conc"] = list(conc)
+        print(f"{name}: {len(conc)} concurrent spawns: {sorted(round(x, 1) for x in conc)}",
+              file=sys.stderr)  # fmt: skip
+    out = []
+    for r in results.values():
+        seq, conc = r.pop("seq"), r.pop("conc")
+        r["sequential"] = {"samples": [round(x, 2) for x in seq], **summary(seq)}
+        r["concurrent"] = {"samples": [round(x, 2) for x in conc], **summary(conc)}
+        out.append(r)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,24 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     users = [u for u in args.concurrent_users.split(",") if u]
     options = json.loads(args.options)
 
-    async def run() -> list[dict]:
-        out = []
-        for name, base in hubs:  # one hub at a time: they share the cluster
-            try:
-                out.append(
-                    await bench_hub(name, base, args.user, users, args.sequential, options,
-                                    args.timeout)
-                )  # fmt: skip
-            except (RuntimeError, TimeoutError) as exc:  # keep the other hubs' figures
-                print(f"{name}: {exc}", file=sys.stderr)
-                out.append({"hub": name, "url": base, "error": str(exc)})
-        return out
-
-    results = asyncio.run(run())
+    results = asyncio.run(bench(hubs, args.user, users, args.sequential, options, args.timeout))
     medians = {
         r["hub"]: (r["sequential"]["median_s"], r["concurrent"]["median_s"])
         for r in results
-        if "error" not in r
+        if r["sequential"]["n"] and r["concurrent"]["n"]
     }
     ratios = {}
     if len(medians) >= 2:

@@ -322,11 +322,16 @@ class SitehubSpawner(BatchSpawnerBase):
         where = ["where", f"user={self.user.name}"]
         if cluster:
             where.append(f"cluster={cluster}")
+        # cached per user like the listings: the spawn right after the form (and a quick
+        # re-spawn) reuse them instead of asking slurmdbd again; sbatch enforces them anyway
         assoc_res, user_res = await asyncio.gather(
-            self._slurm("sacctmgr", "-n", "-P", "show", "assoc", *where, f"format={ASSOC_FORMAT}"),
+            self._slurm(
+                "sacctmgr", "-n", "-P", "show", "assoc", *where, f"format={ASSOC_FORMAT}",
+                cache=True,
+            ),
             self._slurm(
                 "sacctmgr", "-n", "-P", "show", "user", self.user.name,
-                "format=User,DefaultAccount",
+                "format=User,DefaultAccount", cache=True,
             ),
         )  # fmt: skip
         if assoc_res.rc != 0:

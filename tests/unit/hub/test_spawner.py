@@ -216,3 +216,34 @@ def test_an_image_the_runtime_cannot_take_fails_the_spawn_clearly(monkeypatch):
 
     with pytest.raises(SpawnError, match=r"The image relative\.sif cannot be started here"):
         _submit_script(monkeypatch, JobRequest("debug", image="relative.sif"))
+
+
+def test_the_form_and_the_spawn_after_it_ask_slurmdbd_once(monkeypatch, fixture_text):
+    import pwd
+
+    from sitehub.hub import spawner as spawner_mod
+    from sitehub.hub.spawner import Result
+
+    answers = {
+        "partition": fixture_text("scontrol_show_partition.txt"),
+        "node": fixture_text("scontrol_show_node.txt"),
+        "config": fixture_text("scontrol_show_config.txt"),
+        "assoc": fixture_text("sacctmgr_assoc_alice.txt"),
+        "user": "alice|tier3\n",
+    }
+    calls = []
+
+    async def fake_run(argv, **_):
+        calls.append(argv[0] + " " + argv[2 if argv[0] == "scontrol" else 4])
+        return Result(0, answers[argv[2] if argv[0] == "scontrol" else argv[4]], "")
+
+    monkeypatch.setattr(spawner_mod, "run", fake_run)
+    monkeypatch.setattr(SitehubSpawner, "_cache", {})
+    s = make()
+    pw = pwd.struct_passwd(("alice", "x", 2001, 2001, "", "/home/alice", "/bin/bash"))
+    monkeypatch.setattr(s, "_pw", lambda: pw)
+    first = run(s.form_model())
+    second = run(s.form_model())
+    assert [p.name for p in first.partitions] == [p.name for p in second.partitions]
+    assert first.partitions, "the fixture offers alice partitions"
+    assert calls.count("sacctmgr assoc") == 1 and calls.count("sacctmgr user") == 1
