@@ -50,7 +50,7 @@ from .batch import (
     systemd_run_argv,
     unclaimed_jobs,
 )
-from .images import NO_IMAGE, ImageChoice, image_choices
+from .images import ImageChoice, image_choices
 from .slurm import (
     ASSOC_FORMAT,
     SQUEUE_JOB_FORMAT,
@@ -411,12 +411,10 @@ class SitehubSpawner(BatchSpawnerBase):
                         "This hub runs servers on the hub host; batch options are not accepted."
                     )
                 return options.Choice(run_local=True)
-            coerced = options.coerce(opts)
-            if coerced.get("run_local") and coerced.get("image", NO_IMAGE) not in ("", NO_IMAGE):
+            if options.coerce(opts).get("run_local"):
+                # validate's run-locally rules need no Slurm query (none that could hang
+                # while slurmctld is down)
                 return options.validate(options.FormModel([], allow_local=self.allow_local), opts)
-            if coerced.get("run_local") and self.allow_local:
-                # no Slurm query needed (and none that could hang while slurmctld is down)
-                return options.Choice(run_local=True)
             model = await self.form_model()
             if not model.partitions:
                 raise refuse(503, model.notice or "You may not submit jobs on this cluster.")
