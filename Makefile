@@ -16,8 +16,9 @@ MOLECULE_SCENARIOS ?= default htcondor hubs jupyterhub identity
 # developers who have Docker instead of podman.
 MOLECULE_DOCKER_SCENARIOS ?= default
 
-# iptables: netavark sets up the test networks with it (only Suggested by Debian's package)
-APT_PACKAGES := podman runc crun netavark aardvark-dns iptables debootstrap uidmap slirp4netns fuse-overlayfs \
+# iptables: netavark sets up the test networks with it (only Suggested by Debian's package);
+# tcpdump: the frontend suite captures health checks inside the hub containers' namespaces
+APT_PACKAGES := podman runc crun netavark aardvark-dns iptables debootstrap uidmap slirp4netns fuse-overlayfs tcpdump \
                 python3-venv git maven openjdk-17-jre-headless chromium
 
 .PHONY: help
@@ -27,6 +28,7 @@ help:
 	@echo "make test       lint + unit tests + molecule scenarios (what CI runs)"
 	@echo "make quick      lint + unit tests only"
 	@echo "make e2e        the demo site, then the end-to-end browser test against it"
+	@echo "make site-test  converge the demo once, check idempotence, run the site suites on it"
 
 # ---- set-up --------------------------------------------------------------
 .PHONY: setup packages venv image
@@ -81,7 +83,32 @@ molecule-docker: setup
 	  echo "=== molecule test -s $$s (docker API)"; \
 	  SITEHUB_MOLECULE_DRIVER=docker $(BIN)/sitehub docker-api -- $(BIN)/molecule test -s $$s; done
 
-test: setup quick molecule molecule-docker
+test: setup quick molecule molecule-docker site-test
+
+# ---- the site suites: one converged demo site, several verify suites against it ------------
+# Converge the demo once, converge again (must change nothing), then the kernels, frontend
+# and browser suites against the same hosts instead of a scenario of their own each.
+SITE_ARTIFACTS := artifacts/site
+.PHONY: site-test site-converge site-idempotence site-kernels site-frontend site-e2e
+site-test: site-converge site-idempotence site-kernels site-frontend site-e2e
+
+site-converge: setup
+	mkdir -p $(SITE_ARTIFACTS)
+	$(BIN)/sitehub demo up --recap $(SITE_ARTIFACTS)/converge.json
+
+site-idempotence: setup
+	$(BIN)/sitehub demo up --expect-unchanged --recap $(SITE_ARTIFACTS)/idempotence.json
+
+site-kernels: venv
+	$(BIN)/ansible-playbook -i inventories/demo tests/site/kernels.yml
+
+site-frontend: venv
+	$(BIN)/python tests/site/frontend_endpoint.py $(SITE_ARTIFACTS)/frontend-endpoint.json
+	FRONTEND_ENDPOINT=$(SITE_ARTIFACTS)/frontend-endpoint.json $(BIN)/pytest -p no:cacheprovider -v \
+	  --junitxml=$(SITE_ARTIFACTS)/frontend-junit.xml molecule/frontend/tests
+
+site-e2e: venv
+	SITEHUB_E2E_REQUIRE=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e
 
 # ---- demo --------------------------------------------------------------------
 .PHONY: demo demo-down

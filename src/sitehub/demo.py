@@ -2,12 +2,14 @@
 
 `up` builds (or reuses) the base image, starts the demo inventory's hosts,
 converges playbooks/site.yml with the operator progress view, and prints where
-the site is and how to log in. A second `up` converges again (changed=0) quickly.
+the site is and how to log in. A second `up` converges again (changed=0) quickly;
+`up --expect-unchanged` fails, naming each task, if that second converge changed anything.
 `down` removes the hosts, their network and the generated secrets.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +31,15 @@ def add_subparsers(sub) -> None:
     parser.add_argument(
         "--raw", action="store_true", help="Ansible's full task output instead of the progress view"
     )
+    parser.add_argument(
+        "--expect-unchanged",
+        action="store_true",
+        help="fail if the converge changes anything (the idempotence check of a converged demo)",
+    )
+    parser.add_argument(
+        "--recap",
+        help="write the converge's summary as JSON here (layers, changed tasks, per-host counts)",
+    )
     parser.set_defaults(func=cmd_demo)
 
 
@@ -36,10 +47,14 @@ def secrets_dir(inventory: Path) -> Path:
     return inventory / ".secrets"
 
 
-def converge(inventory: Path, raw: bool = False, extra: tuple[str, ...] = ()) -> int:
+def converge(
+    inventory: Path, raw: bool = False, extra: tuple[str, ...] = (), recap: Path | None = None
+) -> int:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     if not raw:
         env["ANSIBLE_STDOUT_CALLBACK"] = "sitehub_progress"
+    if recap is not None:
+        env["SITEHUB_PROGRESS_RECAP"] = str(recap)
     playbook = Path(sys.executable).parent / "ansible-playbook"
     command = [str(playbook), "-i", str(inventory), str(ROOT / "playbooks" / "site.yml"), *extra]
     return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
@@ -54,20 +69,46 @@ def cmd_demo(args) -> int:
         print(f"removed {secrets_dir(inventory)}")
         return 0
     if args.action == "up":
+        if args.expect_unchanged and args.raw:
+            print("--expect-unchanged reads the progress view's recap: drop --raw", file=sys.stderr)
+            return 2
+        recap = Path(args.recap).resolve() if args.recap else None
+        if args.expect_unchanged and recap is None:
+            recap = ROOT / "artifacts" / "demo" / "idempotence.json"
+        if recap is not None:
+            recap.parent.mkdir(parents=True, exist_ok=True)
+            recap.unlink(missing_ok=True)
         started = time.monotonic()
         testhosts.build_image(testhosts.BASE_IMAGE)
         print(testhosts._table(testhosts.hosts_up(hosts, str(inventory))))
-        rc = converge(inventory, raw=args.raw)
+        rc = converge(inventory, raw=args.raw, recap=recap)
         if rc != 0:
             print(f"\nthe demo did not converge (ansible-playbook exit {rc})", file=sys.stderr)
             return rc
         print(f"\ndemo up in {time.monotonic() - started:.0f} s")
+        if args.expect_unchanged:
+            changed = unexpected_changes(recap)
+            if changed:
+                print(f"\nnot idempotent: {len(changed)} task(s) changed on a converged demo:")
+                print("\n".join(f"  {line}" for line in changed))
+                return 1
+            print(f"idempotent: nothing changed (recap: {recap})")
         try:
             enroll_demo_user(inventory)
         except Exception as exc:  # the site is up; say why the shortcut is missing
             print(f"(could not enroll {DEMO_USER}'s authenticator in advance: {exc})")
     print_access(inventory)
     return 0
+
+
+def unexpected_changes(recap: Path) -> list[str]:
+    """Each task a converge reported changed, as 'layer / host / task'; a recap that is
+    missing counts as a change (nothing proves the converge changed nothing)."""
+    try:
+        data = json.loads(recap.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"no readable recap at {recap}: {exc}"]
+    return [f"{t['layer']} / {t['host']} / {t['task']}" for t in data.get("changed_tasks", [])]
 
 
 def _site_url(site) -> str:

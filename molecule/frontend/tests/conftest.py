@@ -2,7 +2,9 @@
 
 verify.yml writes an endpoint file (FRONTEND_ENDPOINT) naming the test hosts' addresses,
 the site CA, the demo users' password files and the clusters. The tests talk to the real
-frontend, Keycloak and hubs by their container names, mapped onto those addresses.
+frontend, Keycloak and hubs by their container names, mapped onto those addresses. The same
+tests run against the converged demo site with the endpoint file that
+tests/site/frontend_endpoint.py writes (tests/site/README.md).
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from sitehub.testing.saml_login import (
 def endpoint() -> dict:
     path = os.environ.get("FRONTEND_ENDPOINT")
     if not path:
-        pytest.fail("FRONTEND_ENDPOINT is not set: run these tests through `molecule verify`")
+        pytest.fail(
+            "FRONTEND_ENDPOINT is not set: run these tests through `molecule verify`, or see "
+            "tests/site/README.md for the demo site"
+        )
     return json.loads(Path(path).read_text())
 
 

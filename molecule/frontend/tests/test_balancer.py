@@ -12,36 +12,52 @@ import re
 import subprocess
 import time
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
-from hubclient import Kernel, wait_for_server
+from hubclient import Kernel, stop_servers, wait_for_server
 
-from sitehub.testing.saml_login import LoginTrace, new_session
+from sitehub.testing.saml_login import LoginTrace, new_session, origin
 
 SEGMENT = "hpc"
 
 
 @pytest.fixture(scope="module")
 def hpc(log_in, site, endpoint):
-    """alice, logged in on cluster hpc with a running server; (session, route)."""
+    """alice's session, logged in on cluster hpc with a running server on a hub host."""
     session, page = log_in("alice", f"{site}/jupyterhub/{SEGMENT}/")
     assert page.status_code == 200
-    wait_for_server(session, site, SEGMENT, "alice")
-    return session
+    wait_for_server(session, site, SEGMENT, "alice", spawn_form=spawn_form(endpoint))
+    yield session
+    # the site may be shared with later suites: leave no server of the tests running
+    stop_servers(session, site, SEGMENT, "alice", members(endpoint))
 
 
 def route_of(session, segment=SEGMENT):
     return session.cookies.get("ROUTEID", path=f"/jupyterhub/{segment}/")
 
 
-def members(endpoint, segment=SEGMENT):
+def cluster_of(endpoint, segment=SEGMENT):
     (cluster,) = [c for c in endpoint["clusters"] if c["segment"] == segment]
-    return {i["route"]: i for i in cluster["instances"]}
+    return cluster
+
+
+def members(endpoint, segment=SEGMENT):
+    return {i["route"]: i for i in cluster_of(endpoint, segment)["instances"]}
+
+
+def spawn_form(endpoint):
+    """What the cluster's options form gets (None: no form): a server on the hub host."""
+    return cluster_of(endpoint).get("spawn_form")
+
+
+def units(instance):
+    """The instance's systemd units on its host (named after the instance)."""
+    name = instance["name"]
+    return {"hub": f"jupyterhub@{name}", "proxy": f"configurable-http-proxy@{name}"}
 
 
 def kernel(session, site, endpoint):
-    return Kernel(session, site, endpoint["public_hostname"], SEGMENT, "alice", endpoint["ca_file"])
+    return Kernel(session, site, SEGMENT, "alice", endpoint["ca_file"])
 
 
 def access_log(podman_exec, endpoint, marker):
@@ -70,8 +86,9 @@ def test_health_checks_ask_each_hub_at_its_health_endpoint(endpoint, podman_exec
     }
     ports = " or ".join(f"tcp port {port}" for port in here.values())
     # two health-check intervals (5 s) and a little
+    tcpdump = ["timeout", "12", "tcpdump", "-i", "any", "-A", "-s0", "-l", ports]
     capture = subprocess.run(
-        ["podman", "exec", host, "timeout", "12", "tcpdump", "-i", "any", "-A", "-s0", "-l", ports],
+        [*endpoint["netns_exec"][host], *tcpdump],
         capture_output=True,
         text=True,
         timeout=60,
@@ -152,8 +169,7 @@ def test_a_stopped_pinned_instance_moves_the_user_to_a_healthy_one(
 ):
     pinned = route_of(hpc).lstrip(".")
     host = members(endpoint)[pinned]["host"]
-    units = [f"jupyterhub@{SEGMENT}", f"configurable-http-proxy@{SEGMENT}"]
-    podman_exec(host, "systemctl", "stop", *units)
+    podman_exec(host, "systemctl", "stop", *units(members(endpoint)[pinned]).values())
     try:
         # what reloading JupyterLab does: the first hop is answered by a healthy instance
         lab = f"{site}/jupyterhub/{SEGMENT}/user/alice/lab"
@@ -166,7 +182,7 @@ def test_a_stopped_pinned_instance_moves_the_user_to_a_healthy_one(
         assert moved != pinned and moved in members(endpoint)
         # the new instance logs alice in from the frontend's header: no password asked
         page = hpc.get(lab, timeout=120)
-        assert urlsplit(page.url).hostname == endpoint["public_hostname"]
+        assert origin(page.url) == origin(site)
         assert (
             hpc.get(f"{site}/jupyterhub/{SEGMENT}/hub/api/user", timeout=30).json()["name"]
             == "alice"
@@ -176,11 +192,11 @@ def test_a_stopped_pinned_instance_moves_the_user_to_a_healthy_one(
             assert hpc.get(f"{site}/jupyterhub/{SEGMENT}/hub/api/user", timeout=30).ok
         assert route_of(hpc).lstrip(".") == moved
         # and the healthy instance serves the user's notebooks
-        wait_for_server(hpc, site, SEGMENT, "alice")
+        wait_for_server(hpc, site, SEGMENT, "alice", spawn_form=spawn_form(endpoint))
         with kernel(hpc, site, endpoint) as k:
             assert k.execute("print('moved')") == ("ok", "moved\n")
     finally:
-        podman_exec(host, "systemctl", "start", *units)
+        podman_exec(host, "systemctl", "start", *units(members(endpoint)[pinned]).values())
         wait_healthy(podman_exec, endpoint, pinned)
 
 
@@ -190,7 +206,7 @@ def test_a_hung_pinned_instance_costs_one_timeout_then_fails_over(hpc, site, end
     taken out at once (failontimeout), so the user's next request moves on."""
     pinned = route_of(hpc).lstrip(".")
     host = members(endpoint)[pinned]["host"]
-    unit = f"configurable-http-proxy@{SEGMENT}"
+    unit = units(members(endpoint)[pinned])["proxy"]
     limit = int(endpoint["proxy_timeout"])
     podman_exec(host, "systemctl", "kill", "--signal=SIGSTOP", unit)
     try:

@@ -8,17 +8,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sitehub.testing.saml_login import LoginTrace
+from sitehub.testing.saml_login import LoginTrace, origin
 
 
 @pytest.mark.parametrize(("username", "segment"), [("bob", "hpc"), ("alice", "local")])
 def test_password_and_totp_land_in_the_hub_as_oneself(log_in, site, endpoint, username, segment):
     trace = LoginTrace()
     session, page = log_in(username, f"{site}/jupyterhub/{segment}/", trace=trace)
-    web = endpoint["public_hostname"]
-    keycloak = urlsplit(endpoint["keycloak_url"]).hostname
+    web, keycloak = origin(site), origin(endpoint["keycloak_url"])
     # frontend -> Keycloak (password, then a TOTP code or its enrollment) -> frontend
-    assert trace.hosts == [web, keycloak, web], trace.hosts
+    assert trace.origins == [web, keycloak, web], trace.origins
     assert trace.steps[:2] == ["open", "password"]
     assert trace.steps[2] in ("totp", "totp-enroll")
     assert trace.steps[-1] == "saml-post"
@@ -32,8 +31,8 @@ def test_password_and_totp_land_in_the_hub_as_oneself(log_in, site, endpoint, us
     length = int(endpoint["session_length"])
     persistent = [
         header
-        for host, header in trace.set_cookies
-        if host == web
+        for where, header in trace.set_cookies
+        if where == web
         and "expires=" in header.lower()
         and not header.startswith(("mellon-", "ROUTEID="))
     ]

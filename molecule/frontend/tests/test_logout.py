@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sitehub.testing.saml_login import new_session, parse_forms, post_saml_forms
+from sitehub.testing.saml_login import new_session, origin, parse_forms, post_saml_forms
 
 SEGMENT = "local"
 
@@ -23,8 +23,8 @@ def test_logout_ends_hub_mellon_and_keycloak_sessions(log_in, site, endpoint):
 
     # the landing page's "Log out": frontend /logout -> mellon -> Keycloak -> landing page
     done = post_saml_forms(session, session.get(site + "/logout", timeout=60))
-    hosts = [urlsplit(r.url).hostname for r in [*done.history, done]]
-    assert urlsplit(endpoint["keycloak_url"]).hostname in hosts
+    visited = [origin(r.url) for r in [*done.history, done]]
+    assert origin(endpoint["keycloak_url"]) in visited
     assert done.url == site + "/"
     assert done.status_code == 200
 
@@ -51,7 +51,7 @@ def test_logout_ends_hub_mellon_and_keycloak_sessions(log_in, site, endpoint):
 
     # the next visit needs the password again: Keycloak shows its login form
     again = session.get(f"{site}{hub_path}", timeout=60)
-    assert urlsplit(again.url).hostname == urlsplit(endpoint["keycloak_url"]).hostname
+    assert origin(again.url) == origin(endpoint["keycloak_url"])
     assert any({"username", "password"} <= set(f.fields) for f in parse_forms(again.text))
 
 
@@ -69,11 +69,23 @@ def hub_api_direct(endpoint, segment, cookie_value):
 
 
 def mellon_replay(endpoint, site, hub_path, mellon_cookie):
-    """A new browser holding only this mellon cookie opens the hub's login: the host it ends
+    """A new browser holding only this mellon cookie opens the hub's login: the origin it ends
     on (the hub, through the frontend, while the session lives; else Keycloak)."""
     probe = new_session(endpoint["ca_file"], endpoint["hosts"])
     probe.cookies.set_cookie(mellon_cookie)
-    return urlsplit(probe.get(f"{site}{hub_path}hub/login", timeout=60).url).hostname
+    return origin(probe.get(f"{site}{hub_path}hub/login", timeout=60).url)
+
+
+def keycloak_cookies_of(session, endpoint):
+    """The browser's Keycloak cookies: its host's, under the realm's path. Cookies know no
+    ports: where the site and Keycloak share a host name (the demo), the path tells them apart."""
+    host = urlsplit(endpoint["keycloak_url"]).hostname
+    realm_path = f"/realms/{endpoint['realm']}/"
+    return [
+        c
+        for c in session.cookies
+        if c.domain.lstrip(".").startswith(host) and (c.path + "/").startswith(realm_path)
+    ]
 
 
 def keycloak_sso(endpoint, site, keycloak_cookies):
@@ -84,7 +96,7 @@ def keycloak_sso(endpoint, site, keycloak_cookies):
     for cookie in keycloak_cookies:
         probe.cookies.set_cookie(cookie)
     page = probe.get(f"{site}/mellon/login?ReturnTo={site}/", timeout=60)
-    assert urlsplit(page.url).hostname == urlsplit(endpoint["keycloak_url"]).hostname
+    assert origin(page.url) == origin(endpoint["keycloak_url"])
     return parse_forms(page.text)
 
 
@@ -94,14 +106,14 @@ def test_hub_logout_ends_hub_mellon_and_keycloak_sessions(log_in, site, endpoint
     session, page = log_in("bob", f"{site}/jupyterhub/{SEGMENT}/")
     assert page.status_code == 200
     hub_path = f"/jupyterhub/{SEGMENT}/"
-    keycloak = urlsplit(endpoint["keycloak_url"]).hostname
+    keycloak = origin(endpoint["keycloak_url"])
     hub_cookie = session.cookies.get("jupyterhub-hub-login", path=hub_path + "hub/")
     mellon = next(c for c in session.cookies if c.name.startswith("mellon-"))
-    keycloak_cookies = [c for c in session.cookies if c.domain.lstrip(".").startswith(keycloak)]
+    keycloak_cookies = keycloak_cookies_of(session, endpoint)
     sessions_before = keycloak_admin.sessions("bob")
     # each replay below works while its session lives
     assert hub_api_direct(endpoint, SEGMENT, hub_cookie).json()["name"] == "bob"
-    assert mellon_replay(endpoint, site, hub_path, mellon) == urlsplit(site).hostname
+    assert mellon_replay(endpoint, site, hub_path, mellon) == origin(site)
     assert any("SAMLResponse" in f.fields for f in keycloak_sso(endpoint, site, keycloak_cookies))
 
     # the hub's logout link: hub -> frontend /logout -> mellon -> Keycloak -> landing page
@@ -109,8 +121,7 @@ def test_hub_logout_ends_hub_mellon_and_keycloak_sessions(log_in, site, endpoint
     assert first.status_code in (302, 303), first.status_code
     assert first.headers["Location"] == endpoint["site_logout_url"]
     done = post_saml_forms(session, session.get(first.headers["Location"], timeout=60))
-    hosts = [urlsplit(r.url).hostname for r in [*done.history, done]]
-    assert keycloak in hosts
+    assert keycloak in [origin(r.url) for r in [*done.history, done]]
     assert done.url == site + "/" and done.status_code == 200
 
     # the hub session: the old login cookie names nobody any more
@@ -125,5 +136,5 @@ def test_hub_logout_ends_hub_mellon_and_keycloak_sessions(log_in, site, endpoint
     assert any({"username", "password"} <= set(f.fields) for f in forms)
     # and this browser's next visit asks for the password too
     page = session.get(f"{site}{hub_path}", timeout=60)
-    assert urlsplit(page.url).hostname == keycloak
+    assert origin(page.url) == keycloak
     assert any({"username", "password"} <= set(f.fields) for f in parse_forms(page.text))

@@ -7,13 +7,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-from sitehub.testing.saml_login import LoginTrace, post_saml_forms
+from sitehub.testing.saml_login import LoginTrace, origin, post_saml_forms
 
 PAOS = 'ver="urn:liberty:paos:2003-08";"urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp"'
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
 # ReturnTo values that must never send a browser anywhere but this site; browsers read
-# "///h", "/\h" and "/<tab>/h" as "//h", so they are as bad as "//h".
+# "///h", "/\h" and "/<tab>/h" as "//h", so they are as bad as "//h". {host} and {netloc}
+# stand for the site's host name and host[:port].
 EVIL_RETURNS = [
     "http:evil.example",
     "https:evil.example/",
@@ -29,14 +30,20 @@ EVIL_RETURNS = [
     "/%5Cevil.example/",
     "/%2F/evil.example/",
     "/\t/evil.example/",
-    "https://frontend-web.evil.example/",
-    "https://evil.example@frontend-web/",
+    "https://{host}.evil.example/",
+    "https://evil.example@{netloc}/",
     "javascript:alert(1)",
 ]
 
 
-def redirect_chain(session, url, stop_host, **kwargs):
-    """Follow redirects by hand, stopping before leaving for ``stop_host``."""
+def on_site(target, site):
+    """An EVIL_RETURNS value with the site's names filled in."""
+    parts = urlsplit(site)
+    return target.replace("{host}", parts.hostname).replace("{netloc}", parts.netloc)
+
+
+def redirect_chain(session, url, stop_origin, **kwargs):
+    """Follow redirects by hand, stopping before leaving for ``stop_origin``."""
     responses = []
     for _ in range(10):
         response = session.get(url, allow_redirects=False, timeout=30, **kwargs)
@@ -45,15 +52,15 @@ def redirect_chain(session, url, stop_host, **kwargs):
         if not location or response.status_code not in (301, 302, 303, 307, 308):
             break
         url = urljoin(response.url, location)
-        if urlsplit(url).hostname == stop_host:
+        if origin(url) == stop_origin:
             break
     return responses, url
 
 
 def test_anonymous_hub_request_goes_to_keycloak_with_a_signed_request(browser, site, endpoint):
-    keycloak = urlsplit(endpoint["keycloak_url"]).hostname
+    keycloak = origin(endpoint["keycloak_url"])
     responses, url = redirect_chain(browser, site + "/jupyterhub/hpc/", keycloak)
-    assert urlsplit(url).hostname == keycloak
+    assert origin(url) == keycloak
     assert urlsplit(url).path == f"/realms/{endpoint['realm']}/protocol/saml"
     query = parse_qs(urlsplit(url).query)
     assert query["SigAlg"] == [RSA_SHA256]
@@ -64,12 +71,12 @@ def test_anonymous_hub_request_goes_to_keycloak_with_a_signed_request(browser, s
 
 @pytest.mark.parametrize("target", EVIL_RETURNS)
 def test_login_return_to_cannot_leave_the_site(browser, site, endpoint, target):
-    keycloak = urlsplit(endpoint["keycloak_url"]).hostname
+    keycloak = origin(endpoint["keycloak_url"])
     responses, url = redirect_chain(
-        browser, site + "/mellon/login", keycloak, params={"ReturnTo": target}
+        browser, site + "/mellon/login", keycloak, params={"ReturnTo": on_site(target, site)}
     )
-    final_host = urlsplit(url).hostname
-    assert final_host in (endpoint["public_hostname"], keycloak), url
+    final_host = origin(url)
+    assert final_host in (origin(site), keycloak), url
     # refused outright (the frontend's rule: 403, mellon's own check: 400); Keycloak is
     # never even asked, and nothing later redirects off the site
     assert responses[-1].status_code in (400, 403), [r.status_code for r in responses]
@@ -88,7 +95,10 @@ def alice(log_in, site):
 def test_logged_in_users_are_not_sent_off_site_either(alice, site, target):
     for path in ("/mellon/login", "/mellon/logout"):
         response = alice.get(
-            site + path, params={"ReturnTo": target}, allow_redirects=False, timeout=30
+            site + path,
+            params={"ReturnTo": on_site(target, site)},
+            allow_redirects=False,
+            timeout=30,
         )
         location = response.headers.get("Location", "")
         assert "evil.example" not in location, (path, location)
@@ -101,7 +111,7 @@ def test_a_whole_single_sign_on_round_trip_stays_on_the_site(alice, site, endpoi
     (the session refuses to contact any host outside the test network)."""
     page = alice.get(site + "/mellon/login", params={"ReturnTo": target}, timeout=60)
     page = post_saml_forms(alice, page)
-    assert urlsplit(page.url).hostname == endpoint["public_hostname"]
+    assert origin(page.url) == origin(site)
     assert page.status_code in (400, 403)
 
 
@@ -117,8 +127,8 @@ def test_mellon_session_cookie_is_hardened(endpoint, site, log_in):
     log_in("bob", f"{site}/mellon/login?ReturnTo={site}/", trace=trace)
     mellon = [
         header
-        for host, header in trace.set_cookies
-        if host == endpoint["public_hostname"] and header.startswith("mellon-")
+        for where, header in trace.set_cookies
+        if where == origin(site) and header.startswith("mellon-")
     ]
     session_cookies = [h for h in mellon if not h.split(";")[0].endswith("=cookietest")]
     assert session_cookies, mellon

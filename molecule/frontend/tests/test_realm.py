@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import time
 
+import pytest
+
 from sitehub.testing.saml_login import LoginTrace
 
 USER = "alice"
@@ -16,6 +18,11 @@ USER = "alice"
 def test_converging_the_realm_after_enrollment_keeps_totp(
     endpoint, site, log_in, keycloak_admin, converge_again
 ):
+    if not endpoint.get("converge_playbook"):
+        pytest.skip(
+            "the endpoint names no converge playbook to run again: this site is not the "
+            "molecule scenario, whose converge takes the users from frontend_test_users"
+        )
     # alice has a TOTP device (log_in enrolls one at her first login) and nothing pending
     log_in(USER, f"{site}/mellon/login?ReturnTo={site}/")
     before = keycloak_admin.user(USER)

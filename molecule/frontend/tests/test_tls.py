@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,8 +24,10 @@ OTHER_TLS13 = {"TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"}
 
 @pytest.fixture(scope="module")
 def server(endpoint):
-    host = endpoint["public_hostname"]
-    return host, endpoint["hosts"][host], 443
+    """(TLS name, address, port) of the site as its users reach it."""
+    public = urlsplit(endpoint["public_url"])
+    host = public.hostname
+    return host, endpoint["hosts"].get(host, host), public.port or 443
 
 
 def handshake(server, ca_file, *, version=None, ciphers=None):
@@ -120,7 +123,8 @@ def test_certificate_verifies_for_the_public_name(server, endpoint):
 def test_hsts_and_plain_http_redirect(endpoint, browser, site):
     page = browser.get(site + "/", timeout=30)
     assert page.headers["Strict-Transport-Security"] == "max-age=63072000"
-    host = endpoint["public_hostname"]
-    plain = browser.get(f"http://{host}/jupyterhub/hpc/?x=1", allow_redirects=False, timeout=30)
+    # the frontend's port 80 (not published on the demo: there, the host's own address)
+    plain_url = endpoint["plain_http_url"].rstrip("/")
+    plain = browser.get(f"{plain_url}/jupyterhub/hpc/?x=1", allow_redirects=False, timeout=30)
     assert plain.status_code == 301
     assert plain.headers["Location"] == f"{site}/jupyterhub/hpc/?x=1"

@@ -3,11 +3,15 @@
 One line when a layer (play) starts, one per changed or failed task, a live
 status line on a terminal, and a summary table at the end, instead of pages of
 raw task output. Enabled by `sitehub deploy` / `make demo`
-(ANSIBLE_STDOUT_CALLBACK=sitehub_progress).
+(ANSIBLE_STDOUT_CALLBACK=sitehub_progress). With SITEHUB_PROGRESS_RECAP=FILE it also
+writes the summary as JSON (layers, every changed task, per-host counts), which
+`sitehub demo up --expect-unchanged` reads to prove a second converge changed nothing.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -51,6 +55,7 @@ class CallbackModule(CallbackBase):
         self.layers: list[dict] = []
         self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.failures: list[str] = []
+        self.changed_tasks: list[dict] = []
         self.tty = sys.stdout.isatty()
 
     # --- helpers -------------------------------------------------------------------
@@ -93,6 +98,13 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result) -> None:
         if result.result.get("changed"):
             self._count(result, "changed")
+            self.changed_tasks.append(
+                {
+                    "layer": self.layer,
+                    "host": result.host.get_name(),
+                    "task": result.task.get_name(),
+                }
+            )
             self._line(f"   changed  {result.host.get_name():20s} {result.task.get_name()}")
         else:
             self._count(result, "ok")
@@ -143,3 +155,28 @@ class CallbackModule(CallbackBase):
             )
         for failure in self.failures:
             self._display.display(f"FAILED: {failure}")
+        recap = os.environ.get("SITEHUB_PROGRESS_RECAP")
+        if recap:
+            write_recap(recap, self.recap(stats))
+
+    def recap(self, stats) -> dict:
+        return {
+            "elapsed": round(time.monotonic() - self.started, 1),
+            "layers": [
+                {
+                    "name": layer["name"],
+                    "elapsed": round(layer["elapsed"], 1),
+                    **self.counts[layer["name"]],
+                }
+                for layer in self.layers
+            ],
+            "changed_tasks": self.changed_tasks,
+            "failures": self.failures,
+            "hosts": {host: stats.summarize(host) for host in sorted(stats.processed)},
+        }
+
+
+def write_recap(path: str, recap: dict) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(recap, out, indent=2)
+        out.write("\n")

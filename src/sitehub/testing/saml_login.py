@@ -260,13 +260,24 @@ class TotpStore:
 # ---- the login -------------------------------------------------------------------------------
 
 
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, the port always written. A site and its Keycloak may
+    share a host name on different ports (the demo: localhost:8443 and :8444), so "which
+    server answered" is a question about origins, not host names."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
 @dataclass
 class LoginTrace:
     """What the login went through, for tests that check the path (hosts, steps)."""
 
     steps: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
-    # (host, raw Set-Cookie header) of every response, to check cookie attributes
+    # the same path as origins (see ``origin``): tells a site and a Keycloak on one host apart
+    origins: list[str] = field(default_factory=list)
+    # (origin, raw Set-Cookie header) of every response, to check cookie attributes
     set_cookies: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, step: str, response: requests.Response) -> None:
@@ -275,8 +286,11 @@ class LoginTrace:
             host = urlsplit(item.url).hostname or ""
             if not self.hosts or self.hosts[-1] != host:
                 self.hosts.append(host)
+            where = origin(item.url)
+            if not self.origins or self.origins[-1] != where:
+                self.origins.append(where)
             for header in item.raw.headers.getlist("Set-Cookie"):
-                self.set_cookies.append((host, header))
+                self.set_cookies.append((where, header))
 
 
 def post_saml_forms(

@@ -14,6 +14,7 @@ from sitehub.testing.saml_login import (
     OffSiteRequest,
     TotpStore,
     new_session,
+    origin,
     parse_forms,
     resolve_hosts,
 )
@@ -33,6 +34,13 @@ def test_forms_keep_hidden_and_text_fields_not_buttons():
     assert (first.action, first.method) == ("/post", "post")
     assert first.fields == {"SAMLResponse": "abc&d", "username": ""}
     assert (second.action, second.method, second.fields) == ("/other", "get", {"otp": ""})
+
+
+def test_origins_tell_ports_of_one_host_apart():
+    # the demo's site and Keycloak are both "localhost": only the port says which answered
+    assert origin("https://localhost:8443/realms/x") != origin("https://localhost:8444/")
+    assert origin("https://Frontend-Web/jupyterhub/") == origin("https://frontend-web:443")
+    assert origin("http://frontend-web/x") == "http://frontend-web:80"
 
 
 def _store(jar, url, set_cookie):
