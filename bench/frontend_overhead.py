@@ -2,7 +2,8 @@
 Apache + mod_auth_mellon versus straight to a hub's proxy, in one run, as ratios.
 
 Needs the `frontend` scenario converged (`molecule converge -s frontend` and one
-`molecule verify -s frontend`, which writes the endpoint file and enrolls the users' TOTP).
+`molecule verify -s frontend`, which writes the endpoint file and enrolls the users' TOTP),
+or the demo site with the endpoint of `tests/site/frontend_endpoint.py` (`--endpoint FILE`).
 Logs alice in through the frontend (Keycloak password + TOTP), makes sure her server runs on
 cluster `hpc`, then measures, alternating the two paths round by round so both see the same
 machine load:
@@ -34,6 +35,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import websocket
@@ -41,6 +43,10 @@ import websocket
 from sitehub.testing.saml_login import TotpStore, login, new_session, resolve_hosts
 
 ROOT = Path(__file__).resolve().parents[1]
+# the frontend suite's hub client: spawns through the options form where a cluster has one
+sys.path.insert(0, str(ROOT / "molecule" / "frontend" / "tests"))
+from hubclient import wait_for_server  # noqa: E402
+
 SEGMENT = "hpc"
 USER = "alice"
 
@@ -175,18 +181,10 @@ def main() -> None:
         browser = new_session(endpoint["ca_file"], endpoint["hosts"])
         login(browser, f"{site}/jupyterhub/{SEGMENT}/", USER, password, totp)
         hub = f"{site}/jupyterhub/{SEGMENT}/hub"
-        for _ in range(120):
-            server = browser.get(f"{hub}/api/user", timeout=30).json()["servers"].get("", {})
-            if server.get("ready"):
-                break
-            if not server.get("pending"):
-                browser.get(f"{hub}/spawn", timeout=60)
-            time.sleep(1)
-        else:
-            sys.exit(f"{USER}'s server on {SEGMENT} did not start")
+        # also opens a page of the server: only pages run the OAuth round trip that sets the
+        # server cookie
+        wait_for_server(browser, site, SEGMENT, USER, spawn_form=cluster.get("spawn_form"))
         user_path = f"/jupyterhub/{SEGMENT}/user/{USER}/"
-        # a page, not the API: only pages run the OAuth round trip that sets the server cookie
-        browser.get(f"{site}{user_path}lab", timeout=60).raise_for_status()
         route = browser.cookies.get("ROUTEID", path=f"/jupyterhub/{SEGMENT}/").lstrip(".")
         instance = next(i for i in cluster["instances"] if i["route"] == route)
         direct = f"http://{instance['host']}:{instance['port']}{user_path}"
@@ -220,7 +218,7 @@ def main() -> None:
         # one client session per socket: a second socket with the same id replaces the first
         channels = f"{user_path}api/kernels/{kernel_id}/channels?session_id="
         ws_front = websocket.create_connection(
-            f"wss://{endpoint['public_hostname']}{channels}{uuid.uuid4().hex}",
+            f"wss://{urlsplit(site).netloc}{channels}{uuid.uuid4().hex}",
             cookie=cookie_header(browser, f"{site}{user_path}api/kernels"),
             origin=site,
             header=[f"X-XSRFToken: {server_xsrf}"],

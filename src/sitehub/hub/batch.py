@@ -120,11 +120,14 @@ def server_in_image(
     options: Sequence[str] = (),
     server_cmd: Sequence[str] = (),
     server_args: Sequence[str] = (),
+    workdir: str | None = None,
 ) -> list[str]:
     """The server's `argv` run inside `image` (sitehub.render.container, as kernels are).
 
     `server_cmd` replaces `argv` when the image carries its own Jupyter server (it then gets
     `server_args`); `export` names the variables the job carries, which podman passes in.
+    `workdir` is where the server starts (its file browser's root): podman starts in the
+    image's own directory (/) whatever the job's directory is.
     Raises ValueError when the runtime cannot take the image or a bind.
     """
     inner = [*server_cmd, *server_args] if server_cmd else list(argv)
@@ -134,6 +137,7 @@ def server_in_image(
         inner,
         binds=binds,
         pass_env=sorted(export),
+        workdir=workdir,
         options=options,
     )
 

@@ -377,6 +377,7 @@ class SitehubSpawner(BatchSpawnerBase):
                 options=self.container_options,
                 server_cmd=self.container_server_cmd,
                 server_args=self.get_args() if self.container_server_cmd else (),
+                workdir=self._pw().pw_dir,
             )
         except ValueError as exc:
             self.log.error("%s: container command not renderable: %s", self._log_name, exc)

@@ -181,7 +181,8 @@ def test_server_runs_in_the_chosen_image_with_apptainer(monkeypatch):
     last = script.splitlines()[-1]
     assert last.startswith(
         "exec srun --ntasks=1 --export=ALL apptainer exec "
-        "--bind /opt/sitehub/notebook:/opt/sitehub/notebook:ro --bind /cvmfs:/cvmfs --nv "
+        "--bind /opt/sitehub/notebook:/opt/sitehub/notebook:ro --bind /cvmfs:/cvmfs "
+        "--pwd /home/alice --nv "
         "/cvmfs/img/el9.sif /opt/sitehub/notebook/venv/bin/batchspawner-singleuser "
     )
     assert "t0ken" not in script  # the token travels in the environment, never in the script
@@ -199,6 +200,8 @@ def test_server_runs_in_the_chosen_image_with_podman_and_its_own_jupyter(monkeyp
     last = script.splitlines()[-1]
     # podman carries only the variables it is told about: every one the hub exported
     assert "--env JUPYTERHUB_API_TOKEN" in last and "--env HOME" in last
+    # podman starts in the image's directory, not the job's: the server's root is the home
+    assert "--workdir /home/alice" in last
     assert last.endswith(
         "localhost/sitehub-notebook:test batchspawner-singleuser jupyterhub-singleuser"
     )
