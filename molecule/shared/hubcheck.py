@@ -7,7 +7,11 @@ Runs with the hub venv's Python (tornado is there):
   hubcheck.py stop  URL USER --token T          stop the server through the REST API
   hubcheck.py login URL USER                    header login only
   hubcheck.py form  URL USER                    header login, the spawn form's embedded choices
+  hubcheck.py reset URL USER                    header login, stop the user's server if one runs
 URL is the hub's public base, e.g. http://127.0.0.1:8000/jupyterhub/alpha/
+--code CODE: what spawn and exec run in the kernel (default: print 42, the uid and the host).
+--secret-file FILE: send the frontend's secret (X-Sitehub-Frontend-Secret) with every request, as
+the frontend does, for hubs that require it (run from a frontend address then).
 """
 
 import argparse
@@ -24,9 +28,13 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
 HEADER = "X-Sitehub-User"
+FRONTEND_HEADER = "X-Sitehub-Frontend-Secret"
 
 
 class Client:
+    # from --secret-file: sent with every request in FRONTEND_HEADER, as the frontend does
+    frontend_secret = ""
+
     def __init__(self, base, user):
         self.base = base.rstrip("/") + "/"
         self.user = user
@@ -35,6 +43,8 @@ class Client:
 
     async def fetch(self, method, path, body=None, token=None, headers=None, stream=None):
         h = dict(headers or {})
+        if self.frontend_secret:
+            h[FRONTEND_HEADER] = self.frontend_secret
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
             if method not in ("GET", "HEAD") and "_xsrf" in self.cookies:
@@ -234,7 +244,7 @@ async def spawn(args):
     status = await c.fetch("GET", f"user/{c.user}/api/status", token=token)
     result["server_status"] = status.code
     result["csp"] = status.headers.get("Content-Security-Policy", "")
-    result["kernel"] = await run_code(c, token, CODE)
+    result["kernel"] = await run_code(c, token, args.code)
     result["forged_port_report"] = (await run_code(c, token, FORGE))["stdout"]
     result["token"] = token
     print(json.dumps(result))
@@ -246,7 +256,7 @@ async def exec_(args):
     status = await c.fetch("GET", f"user/{c.user}/api/status", token=args.token)
     result = {"server_status": status.code}
     if status.code == 200:
-        result["kernel"] = await run_code(c, args.token, CODE)
+        result["kernel"] = await run_code(c, args.token, args.code)
     print(json.dumps(result))
     return 0
 
@@ -280,6 +290,21 @@ async def form(args):
     return 0
 
 
+async def reset(args):
+    c = Client(args.url, args.user)
+    code, why = await c.login()
+    result = {"login_status": code}
+    if code == 200:
+        await stop_existing(c)
+        info = json.loads((await c.fetch("GET", f"hub/api/users/{c.user}")).body)
+        result["servers"] = info.get("servers")
+        result["pending"] = info.get("pending")
+    else:
+        result["login_error"] = why
+    print(json.dumps(result))
+    return 0
+
+
 async def login(args):
     c = Client(args.url, args.user)
     resp = await c.fetch("GET", "hub/login", headers={HEADER: args.user})
@@ -289,15 +314,21 @@ async def login(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("action", choices=["spawn", "exec", "stop", "login", "form"])
+    p.add_argument("action", choices=["spawn", "exec", "stop", "login", "form", "reset"])
     p.add_argument("url")
     p.add_argument("user")
     p.add_argument("--token", default="")
     p.add_argument("--options", default="{}")
     p.add_argument("--timeout", type=float, default=180, help="seconds to wait for the server")
+    p.add_argument("--secret-file", default="", help="file with the frontend's header secret")
+    p.add_argument("--code", default=CODE, help="the code spawn and exec run in the kernel")
     args = p.parse_args()
-    func = {"spawn": spawn, "exec": exec_, "stop": stop, "login": login, "form": form}[args.action]
-    return asyncio.run(func(args))
+    if args.secret_file:
+        with open(args.secret_file, encoding="utf-8") as f:
+            Client.frontend_secret = f.read().strip()
+    actions = {"spawn": spawn, "exec": exec_, "stop": stop, "login": login, "form": form}
+    actions["reset"] = reset
+    return asyncio.run(actions[args.action](args))
 
 
 if __name__ == "__main__":

@@ -520,10 +520,11 @@ def test_secret_referring_to_a_plain_variable(site_copy):
 
 def test_duplicate_segment_names_both_clusters(site_copy):
     copy = site_copy("demo")
-    copy.edit(CLUSTERS, "segment: local", "segment: hpc")
+    first = copy.line_of(CLUSTERS, "segment: hpc")
+    second = copy.edit(CLUSTERS, "segment: local", "segment: hpc")
     problems = copy.validate()
-    copy.expect(problems, key="sitehub_clusters[0].segment", file=CLUSTERS, line=4)
-    copy.expect(problems, key="sitehub_clusters[1].segment", file=CLUSTERS, line=35)
+    copy.expect(problems, key="sitehub_clusters[0].segment", file=CLUSTERS, line=first)
+    copy.expect(problems, key="sitehub_clusters[1].segment", file=CLUSTERS, line=second)
 
 
 @pytest.mark.parametrize(
