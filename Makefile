@@ -85,7 +85,8 @@ molecule: setup
 molecule-docker: setup
 	set -e; for s in $(MOLECULE_DOCKER_SCENARIOS); do \
 	  echo "=== molecule test -s $$s (docker API)"; \
-	  SITEHUB_MOLECULE_DRIVER=docker $(BIN)/sitehub docker-api -- $(BIN)/molecule test -s $$s; done
+	  SITEHUB_MOLECULE_DRIVER=docker SITEHUB_MOLECULE_CONNECTION=community.docker.docker \
+	  $(BIN)/sitehub docker-api -- $(BIN)/molecule test -s $$s; done
 
 # molecule-docker (the default scenario through Docker's API) is left out for CI time.
 test: setup quick molecule site-test
@@ -103,8 +104,10 @@ SITE_ARTIFACTS := artifacts/site
 .PHONY: site-test site-converge site-idempotence site-kernels site-hubs site-frontend site-e2e
 site-test: site-converge site-idempotence site-kernels site-hubs site-frontend site-e2e
 
+# From empty whatever the machine kept: a demo left by an earlier run is removed first.
 site-converge: setup
 	mkdir -p $(SITE_ARTIFACTS)
+	$(BIN)/sitehub demo down
 	$(BIN)/sitehub demo up --recap $(SITE_ARTIFACTS)/converge.json
 
 site-idempotence: setup

@@ -50,7 +50,7 @@ HOST_LABEL = "sitehub.testhost"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 TEST_GROUP = "sitehub_test_hosts"
-PODMAN_CONNECTIONS = ("containers.podman.podman", "podman")
+PODMAN_CONNECTIONS = ("sitehub_podman", "containers.podman.podman", "podman")
 DEFAULT_NETWORK = "sitehub"
 # Repo checkout this module runs from (editable install): src/sitehub/testhosts.py
 _REPO = Path(__file__).resolve().parents[2]
@@ -394,6 +394,37 @@ def wait_for_systemd(name: str, timeout: int = 300) -> str:
     return result.stdout.strip() or f"unknown (exit {result.returncode})"
 
 
+# States `podman start` can bring back; anything else left over is removed and recreated.
+STARTABLE_STATES = ("created", "configured", "exited", "stopped")
+# What `systemctl is-system-running --wait` says of a host that can be converged.
+USABLE_SYSTEMD = ("running", "degraded")
+
+
+def host_action(state: Mapping | None, responsive: bool) -> str:
+    """What hosts_up does with one host: create, keep, start or recreate.
+
+    A container podman still calls running but that takes no exec has lost its processes
+    without podman noticing (the session or machine that ran it was killed, not rebooted):
+    podman can neither exec in it nor start it again, so it is recreated.
+    """
+    if state is None:
+        return "create"
+    if state["state"] == "running":
+        return "keep" if responsive else "recreate"
+    if state["state"] in STARTABLE_STATES:
+        return "start"
+    return "recreate"
+
+
+def responsive(name: str) -> bool:
+    return _run(["podman", "exec", name, "true"], check=False).returncode == 0
+
+
+def _recreate(host: HostSpec, inventory: str) -> None:
+    _run(["podman", "rm", "--force", "--time", "5", host.name])
+    _run(host.run_command(inventory))
+
+
 def hosts_up(hosts: list[HostSpec], inventory: str) -> list[list[str]]:
     missing = {host.image for host in hosts if image_info(host.image) is None}
     if missing:
@@ -405,13 +436,22 @@ def hosts_up(hosts: list[HostSpec], inventory: str) -> list[list[str]]:
             _run(network_command(network))
     for host in hosts:
         state = container_state(host.name)
-        if state is None:
+        action = host_action(state, state is not None and responsive(host.name))
+        if action == "create":
             _run(host.run_command(inventory))
-        elif state["state"] != "running":
-            _run(["podman", "start", host.name])
+        elif action == "start":
+            if _run(["podman", "start", host.name], check=False).returncode != 0:
+                print(f"{host.name}: would not start from {state['state']}: recreating")
+                _recreate(host, inventory)
+        elif action == "recreate":
+            print(f"{host.name}: podman says {state['state']}, but it takes no exec: recreating")
+            _recreate(host, inventory)
     rows = [["NAME", "STATE", "SYSTEMD", "ADDRESS", "PORTS"]]
+    unusable = []
     for host in hosts:
         systemd = wait_for_systemd(host.name)
+        if systemd not in USABLE_SYSTEMD:
+            unusable.append(f"{host.name} ({systemd})")
         state = container_state(host.name) or {"state": "absent", "addresses": {}}
         rows.append(
             [
@@ -421,6 +461,11 @@ def hosts_up(hosts: list[HostSpec], inventory: str) -> list[list[str]]:
                 state["addresses"].get(host.network, ""),
                 ",".join(host.publish),
             ]
+        )
+    if unusable:
+        raise SystemExit(
+            _table(rows) + f"\ntest host(s) not usable, nothing converged: {', '.join(unusable)}; "
+            "see `podman logs NAME`, or remove them with `sitehub demo down`"
         )
     return rows
 
@@ -460,7 +505,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     if not hosts:
         print(
             f"sitehub hosts: {args.inventory} names no test hosts (group {TEST_GROUP} "
-            "or ansible_connection containers.podman.podman)",
+            "or a podman ansible_connection: sitehub_podman or containers.podman.podman)",
             file=sys.stderr,
         )
         return 2

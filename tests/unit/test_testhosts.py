@@ -258,3 +258,82 @@ def test_pick_socket_avoids_a_served_socket(tmp_path: Path) -> None:
     assert picked != taken
     assert picked.parent == taken.parent
     assert picked.name.startswith("taken-") and picked.suffix == ".sock"
+
+
+@pytest.mark.parametrize(
+    ("state", "responsive", "action"),
+    [
+        (None, False, "create"),
+        ({"state": "running"}, True, "keep"),
+        # podman's record says running, but its processes are gone (session killed)
+        ({"state": "running"}, False, "recreate"),
+        ({"state": "exited"}, False, "start"),
+        ({"state": "created"}, False, "start"),
+        ({"state": "stopping"}, False, "recreate"),
+        ({"state": "paused"}, False, "recreate"),
+    ],
+)
+def test_host_action(state, responsive, action) -> None:
+    assert testhosts.host_action(state, responsive) == action
+
+
+class FakePodman:
+    """Stands in for the podman CLI in hosts_up's bookkeeping (the real one is used by
+    `sitehub demo up`); records each command."""
+
+    def __init__(self, states: dict, systemd: str = "running", start_rc: int = 0):
+        self.states = states
+        self.systemd = systemd
+        self.start_rc = start_rc
+        self.commands: list[list[str]] = []
+
+    def run(self, command, check=True, **_):
+        self.commands.append(list(command))
+        rc = 0
+        if command[:2] == ["podman", "exec"]:
+            rc = 0 if self.states.get(command[2]) == "running-ok" else 255
+        elif command[:2] == ["podman", "start"]:
+            rc = self.start_rc
+        return argparse.Namespace(returncode=rc, stdout="", stderr="")
+
+    def state(self, name):
+        raw = self.states.get(name)
+        if raw is None:
+            return None
+        return {"state": raw.split("-")[0], "addresses": {}}
+
+
+def _patch(monkeypatch, fake: FakePodman) -> None:
+    monkeypatch.setattr(testhosts, "_run", fake.run)
+    monkeypatch.setattr(testhosts, "container_state", fake.state)
+    monkeypatch.setattr(testhosts, "image_info", lambda tag: {"Id": "x"})
+    monkeypatch.setattr(testhosts, "wait_for_systemd", lambda name: fake.systemd)
+
+
+def _host(name: str) -> testhosts.HostSpec:
+    return testhosts.HostSpec.from_hostvars(name, {})
+
+
+def test_hosts_up_recreates_a_stale_running_host(monkeypatch) -> None:
+    fake = FakePodman({"ok": "running-ok", "stale": "running-dead"})
+    _patch(monkeypatch, fake)
+    testhosts.hosts_up([_host("ok"), _host("stale")], "inv")
+    removed = [c for c in fake.commands if c[:2] == ["podman", "rm"]]
+    assert removed == [["podman", "rm", "--force", "--time", "5", "stale"]]
+    created = [c for c in fake.commands if c[:2] == ["podman", "run"]]
+    assert len(created) == 1 and "stale" in created[0]
+
+
+def test_hosts_up_recreates_a_host_that_will_not_start(monkeypatch) -> None:
+    fake = FakePodman({"h": "exited"}, start_rc=125)
+    _patch(monkeypatch, fake)
+    testhosts.hosts_up([_host("h")], "inv")
+    verbs = [c[1] for c in fake.commands if c[0] == "podman" and c[1] != "network"]
+    assert verbs[-3:] == ["start", "rm", "run"]
+
+
+def test_hosts_up_refuses_hosts_without_a_usable_systemd(monkeypatch) -> None:
+    fake = FakePodman({"h": "running-ok"}, systemd="unknown (exit 255)")
+    _patch(monkeypatch, fake)
+    with pytest.raises(SystemExit, match=r"not usable, nothing converged: h \(unknown"):
+        testhosts.hosts_up([_host("h")], "inv")
