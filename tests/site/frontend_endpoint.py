@@ -292,9 +292,11 @@ def build_endpoint(inventory: Path, out: Path) -> dict[str, Any]:
         ),
         "site_logout_url": public_url
         + setting(frontend_vars, "frontend_logout_path", frontend_defaults),
-        # the realm test converges the scenario again with its own users: not on this site
-        "converge_playbook": None,
-        "inventory": None,
+        # the realm test converges the identity layer again (`--tags realm`) with alice
+        # renamed through the role's own user list, then as the inventory says
+        "converge_playbook": str(REPO / "playbooks" / "identity.yml"),
+        "inventory": [str(inventory.resolve())],
+        "realm_users_var": "keycloak_realm_demo_users",
         "artifacts_dir": str(out.parent / "frontend"),
         # packet captures run this machine's tcpdump in the container's network namespace
         "netns_exec": {
