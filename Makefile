@@ -98,11 +98,12 @@ test-roles: setup
 	$(MAKE) molecule-docker
 
 # ---- the site suites: one converged demo site, several verify suites against it ------------
-# Converge the demo once, converge again (must change nothing), then the kernels, frontend
-# and browser suites against the same hosts instead of a scenario of their own each.
+# Converge the demo once, converge again (must change nothing), a dry run (must announce no
+# change), then the kernels, hubs, frontend and browser suites against the same hosts instead
+# of a scenario of their own each.
 SITE_ARTIFACTS := artifacts/site
-.PHONY: site-test site-converge site-idempotence site-kernels site-hubs site-frontend site-e2e
-site-test: site-converge site-idempotence site-kernels site-hubs site-frontend site-e2e
+.PHONY: site-test site-converge site-idempotence site-check site-kernels site-hubs site-frontend site-e2e
+site-test: site-converge site-idempotence site-check site-kernels site-hubs site-frontend site-e2e
 
 # From empty whatever the machine kept: a demo left by an earlier run is removed first.
 site-converge: setup
@@ -112,6 +113,9 @@ site-converge: setup
 
 site-idempotence: setup
 	$(BIN)/sitehub demo up --expect-unchanged --recap $(SITE_ARTIFACTS)/idempotence.json
+
+site-check: setup
+	$(BIN)/sitehub demo up --check --expect-unchanged --recap $(SITE_ARTIFACTS)/check.json
 
 site-kernels: venv
 	$(BIN)/ansible-playbook -i inventories/demo tests/site/kernels.yml

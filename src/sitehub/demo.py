@@ -37,6 +37,11 @@ def add_subparsers(sub) -> None:
         help="fail if the converge changes anything (the idempotence check of a converged demo)",
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="a dry run (ansible-playbook --check): what a converge would change, changing nothing",
+    )
+    parser.add_argument(
         "--recap",
         help="write the converge's summary as JSON here (layers, changed tasks, per-host counts)",
     )
@@ -81,18 +86,23 @@ def cmd_demo(args) -> int:
         started = time.monotonic()
         testhosts.build_image(testhosts.BASE_IMAGE)
         print(testhosts._table(testhosts.hosts_up(hosts, str(inventory))))
-        rc = converge(inventory, raw=args.raw, recap=recap)
+        extra = ("--check",) if args.check else ()
+        rc = converge(inventory, raw=args.raw, recap=recap, extra=extra)
         if rc != 0:
             print(f"\nthe demo did not converge (ansible-playbook exit {rc})", file=sys.stderr)
             return rc
-        print(f"\ndemo up in {time.monotonic() - started:.0f} s")
+        what = "dry run" if args.check else "demo up"
+        print(f"\n{what} in {time.monotonic() - started:.0f} s")
         if args.expect_unchanged:
             changed = unexpected_changes(recap)
+            verb = "would change" if args.check else "changed"
             if changed:
-                print(f"\nnot idempotent: {len(changed)} task(s) changed on a converged demo:")
+                print(f"\nnot idempotent: {len(changed)} task(s) {verb} on a converged demo:")
                 print("\n".join(f"  {line}" for line in changed))
                 return 1
-            print(f"idempotent: nothing changed (recap: {recap})")
+            print(f"idempotent: nothing {verb} (recap: {recap})")
+        if args.check:
+            return 0
         try:
             enroll_demo_user(inventory)
         except Exception as exc:  # the site is up; say why the shortcut is missing

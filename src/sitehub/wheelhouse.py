@@ -116,11 +116,9 @@ def build_sitehub_wheel(repo: Path, dest: Path) -> Path:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
         )
         shutil.copy2(repo / "pyproject.toml", src / "pyproject.toml")
-        readme = repo / "README.md"
-        if readme.is_file():
-            shutil.copy2(readme, src / "README.md")
-        else:  # pyproject names a readme; the wheel does not need its text
-            (src / "README.md").write_text("sitehub\n")
+        # pyproject names a readme; the hosts never read it, and with the real one every
+        # README edit would change the wheel and restart the hubs
+        (src / "README.md").write_text("sitehub\n")
         # identical zip metadata for identical sources: fixed times, umask-independent modes
         for path in src.rglob("*"):
             os.utime(path, (int(SOURCE_DATE_EPOCH), int(SOURCE_DATE_EPOCH)))

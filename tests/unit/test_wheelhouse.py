@@ -1,6 +1,7 @@
 """Offline wheel sets (sitehub.wheelhouse): lock parsing and completeness check."""
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from sitehub import wheelhouse
@@ -43,3 +44,23 @@ def test_role_lock_files_are_fully_hashed():
         assert all("==" in pin for pin in lock), wset.name
     hub = wheelhouse.parse_lock((REPO / wheelhouse.SETS["hub"].requirements).read_text())
     assert "jupyterhub==6.1.1" in hub and "batchspawner==1.3.0" in hub
+
+
+def test_sitehub_wheel_changes_with_the_code_not_with_the_readme(tmp_path):
+    # a copy of the project's source: the hubs reinstall (and restart) when these bytes change
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "pyproject.toml", repo / "pyproject.toml")
+    (repo / "README.md").write_text("first text\n")
+
+    def build(name: str) -> str:
+        dest = tmp_path / name
+        dest.mkdir()
+        return hashlib.sha256(wheelhouse.build_sitehub_wheel(repo, dest).read_bytes()).hexdigest()
+
+    first = build("a")
+    (repo / "README.md").write_text("a documentation edit\n")
+    assert build("b") == first
+    with (repo / "src" / "sitehub" / "__init__.py").open("a") as init:
+        init.write("\n# a code edit\n")
+    assert build("c") != first
