@@ -2,13 +2,15 @@
 
 `up` builds (or reuses) the base image, starts the demo inventory's hosts,
 converges playbooks/site.yml with the operator progress view, and prints where
-the site is and how to log in. A second `up` converges again (changed=0) quickly;
-`up --expect-unchanged` fails, naming each task, if that second converge changed anything.
+the site is and how to log in. A later `up` with the same files and the same hosts as the
+last converge runs the smoke check instead of converging again (`--converge` converges
+anyway); `up --expect-unchanged` converges and fails, naming each task, if anything changed.
 `down` removes the hosts, their network and the generated secrets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +24,22 @@ from sitehub import testhosts
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "inventories" / "demo"
 DEMO_USER = "alice"
+# What a converge of the demo is made of: when none of these files nor the hosts changed
+# since the last converge, `up` has nothing to converge.
+CONVERGE_INPUTS = (
+    "ansible.cfg",
+    "pyproject.toml",
+    "requirements.yml",
+    "playbooks",
+    "roles",
+    "filter_plugins",
+    "library",
+    "module_utils",
+    "src/sitehub",
+)
+# Inside the inventory's secrets folder: written by logins and by this module, not read by
+# the playbooks.
+NOT_CONVERGE_INPUTS = ("totp", "converged.json")
 
 
 def add_subparsers(sub) -> None:
@@ -35,6 +53,11 @@ def add_subparsers(sub) -> None:
         "--expect-unchanged",
         action="store_true",
         help="fail if the converge changes anything (the idempotence check of a converged demo)",
+    )
+    parser.add_argument(
+        "--converge",
+        action="store_true",
+        help="converge even when files and hosts are as the last converge left them",
     )
     parser.add_argument(
         "--check",
@@ -52,16 +75,66 @@ def secrets_dir(inventory: Path) -> Path:
     return inventory / ".secrets"
 
 
+def converge_inputs_digest(inventory: Path, root: Path = ROOT) -> str:
+    """sha256 over the path and bytes of every file a converge of `inventory` reads."""
+    secrets = secrets_dir(inventory)
+    skipped = {secrets / name for name in NOT_CONVERGE_INPUTS}
+    digest = hashlib.sha256()
+    for base in [*(root / name for name in CONVERGE_INPUTS), inventory]:
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts or any(s == path or s in path.parents for s in skipped):
+                continue
+            digest.update(
+                f"{path.relative_to(root) if path.is_relative_to(root) else path}\0".encode()
+            )
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def host_ids(hosts) -> dict[str, str]:
+    """Container id of each test host ('' for one that does not exist)."""
+    ids = {}
+    for host in hosts:
+        result = testhosts._run(
+            ["podman", "container", "inspect", "--format", "{{.Id}}", host.name], check=False
+        )
+        ids[host.name] = result.stdout.strip() if result.returncode == 0 else ""
+    return ids
+
+
+def converged_state(inventory: Path, hosts) -> dict[str, object]:
+    return {"inputs": converge_inputs_digest(inventory), "hosts": host_ids(hosts)}
+
+
+def nothing_to_converge(record: Path, state: dict[str, object]) -> bool:
+    """True when the last converge that succeeded saw these very files and hosts."""
+    try:
+        last = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(last, dict)
+        and last.get("inputs") == state["inputs"]
+        and last.get("hosts") == state["hosts"]
+        and all(state["hosts"].values())
+    )
+
+
 def converge(
-    inventory: Path, raw: bool = False, extra: tuple[str, ...] = (), recap: Path | None = None
+    inventory: Path,
+    raw: bool = False,
+    extra: tuple[str, ...] = (),
+    recap: Path | None = None,
+    playbook: Path = ROOT / "playbooks" / "site.yml",
 ) -> int:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     if not raw:
         env["ANSIBLE_STDOUT_CALLBACK"] = "sitehub_progress"
     if recap is not None:
         env["SITEHUB_PROGRESS_RECAP"] = str(recap)
-    playbook = Path(sys.executable).parent / "ansible-playbook"
-    command = [str(playbook), "-i", str(inventory), str(ROOT / "playbooks" / "site.yml"), *extra]
+    ansible_playbook = Path(sys.executable).parent / "ansible-playbook"
+    command = [str(ansible_playbook), "-i", str(inventory), str(playbook), *extra]
     return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
 
 
@@ -86,11 +159,29 @@ def cmd_demo(args) -> int:
         started = time.monotonic()
         testhosts.build_image(testhosts.BASE_IMAGE)
         print(testhosts._table(testhosts.hosts_up(hosts, str(inventory))))
+        record = secrets_dir(inventory) / "converged.json"
+        state = converged_state(inventory, hosts)
+        full_run = args.converge or args.check or args.expect_unchanged
+        if not full_run and nothing_to_converge(record, state):
+            print("\nfiles and hosts are as the last converge left them: smoke check only")
+            smoke = ROOT / "playbooks" / "smoke.yml"
+            if converge(inventory, raw=args.raw, playbook=smoke) == 0:
+                print(
+                    f"\ndemo up in {time.monotonic() - started:.0f} s "
+                    "(nothing to converge; `sitehub demo up --converge` converges anyway)"
+                )
+                print_access(inventory)
+                return 0
+            print("the smoke check failed: converging the whole site")
         extra = ("--check",) if args.check else ()
         rc = converge(inventory, raw=args.raw, recap=recap, extra=extra)
         if rc != 0:
+            record.unlink(missing_ok=True)
             print(f"\nthe demo did not converge (ansible-playbook exit {rc})", file=sys.stderr)
             return rc
+        if not args.check:
+            # after the run: its first converge generates secrets that are inputs too
+            record.write_text(json.dumps(converged_state(inventory, hosts)) + "\n")
         what = "dry run" if args.check else "demo up"
         print(f"\n{what} in {time.monotonic() - started:.0f} s")
         if args.expect_unchanged:
