@@ -37,9 +37,10 @@ CONVERGE_INPUTS = (
     "module_utils",
     "src/sitehub",
 )
-# Inside the inventory's secrets folder: written by logins and by this module, not read by
-# the playbooks.
-NOT_CONVERGE_INPUTS = ("totp", "converged.json")
+# The last successful converge's inputs and hosts, in the inventory's secrets folder.
+CONVERGE_RECORD = "converged.json"
+# Inside the secrets folder: written by logins and by this module, not read by the playbooks.
+NOT_CONVERGE_INPUTS = ("totp", CONVERGE_RECORD)
 
 
 def add_subparsers(sub) -> None:
@@ -94,13 +95,7 @@ def converge_inputs_digest(inventory: Path, root: Path = ROOT) -> str:
 
 def host_ids(hosts) -> dict[str, str]:
     """Container id of each test host ('' for one that does not exist)."""
-    ids = {}
-    for host in hosts:
-        result = testhosts._run(
-            ["podman", "container", "inspect", "--format", "{{.Id}}", host.name], check=False
-        )
-        ids[host.name] = result.stdout.strip() if result.returncode == 0 else ""
-    return ids
+    return {host.name: (testhosts.container_state(host.name) or {}).get("id", "") for host in hosts}
 
 
 def converged_state(inventory: Path, hosts) -> dict[str, object]:
@@ -159,7 +154,7 @@ def cmd_demo(args) -> int:
         started = time.monotonic()
         testhosts.build_image(testhosts.BASE_IMAGE)
         print(testhosts._table(testhosts.hosts_up(hosts, str(inventory))))
-        record = secrets_dir(inventory) / "converged.json"
+        record = secrets_dir(inventory) / CONVERGE_RECORD
         state = converged_state(inventory, hosts)
         full_run = args.converge or args.check or args.expect_unchanged
         if not full_run and nothing_to_converge(record, state):

@@ -376,13 +376,14 @@ def load_test_hosts(inventory: str | Path) -> list[HostSpec]:
 
 
 def container_state(name: str) -> dict | None:
-    """{'state', 'addresses'} of a container; None if it does not exist."""
+    """{'id', 'state', 'addresses'} of a container; None if it does not exist."""
     result = _run(["podman", "container", "inspect", name], check=False)
     if result.returncode != 0:
         return None
     data = json.loads(result.stdout)[0]
     networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
     return {
+        "id": data["Id"],
         "state": data["State"]["Status"],
         "addresses": {net: info.get("IPAddress", "") for net, info in networks.items()},
     }
