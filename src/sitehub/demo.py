@@ -152,7 +152,7 @@ def cmd_demo(args) -> int:
             recap.parent.mkdir(parents=True, exist_ok=True)
             recap.unlink(missing_ok=True)
         started = time.monotonic()
-        testhosts.build_image(testhosts.BASE_IMAGE)
+        testhosts.build_images_for(host.image for host in hosts)
         print(testhosts._table(testhosts.hosts_up(hosts, str(inventory))))
         record = secrets_dir(inventory) / CONVERGE_RECORD
         state = converged_state(inventory, hosts)

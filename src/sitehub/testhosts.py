@@ -1,7 +1,7 @@
 """Test hosts: the base image, systemd containers named by an inventory, Docker's API.
 
 Commands (registered by add_subparsers):
-  sitehub image build [--tag NAME] [--force]
+  sitehub image build [--suite bookworm|trixie|all] [--tag NAME] [--force]
   sitehub hosts up|down|status INVENTORY
   sitehub docker-api -- CMD...
 """
@@ -28,8 +28,12 @@ from sitehub import dockerapi
 
 # ---- shared ------------------------------------------------------------------
 
-BASE_IMAGE = "localhost/sitehub-base:bookworm"
+# Debian 12 and 13 test hosts; the roles support both (issue #14 moves hosts to trixie).
+SUITES = ("bookworm", "trixie")
 SUITE = "bookworm"
+IMAGE_PREFIX = "localhost/sitehub-base:"
+BASE_IMAGE = IMAGE_PREFIX + SUITE
+TRIXIE_IMAGE = IMAGE_PREFIX + "trixie"
 VARIANT = "minbase"
 PACKAGES = (
     "python3",
@@ -190,13 +194,22 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def build_image(tag: str, *, force: bool = False, mirror: str | None = None) -> str:
+def suite_of(tag: str) -> str | None:
+    """The Debian suite a base image tag names (None for other images)."""
+    if tag.startswith(IMAGE_PREFIX) and tag[len(IMAGE_PREFIX) :] in SUITES:
+        return tag[len(IMAGE_PREFIX) :]
+    return None
+
+
+def build_image(
+    tag: str, *, suite: str = SUITE, force: bool = False, mirror: str | None = None
+) -> str:
     """Build (or re-import, or keep) the base image; returns what was done."""
-    spec = recipe()
+    spec = recipe(suite)
     digest = recipe_hash(spec)
     images = cache_dir() / "images"
     # keyed by recipe only: every tag built from it shares one tarball
-    tarball = images / f"rootfs-{digest}.tar"
+    tarball = images / f"rootfs-{suite}-{digest}.tar"
     stamp_file = images / f"{_slug(tag)}.json"
     with _locked(images / ".lock"):
         stamp = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
@@ -206,9 +219,9 @@ def build_image(tag: str, *, force: bool = False, mirror: str | None = None) -> 
         if force or not tarball.is_file():
             if os.geteuid() != 0:
                 raise SystemExit("sitehub image build: debootstrap needs root")
-            _debootstrap_tarball(tarball, mirror or read_mirror(), spec)
+            _debootstrap_tarball(tarball, mirror or read_mirror(), spec)  # serves every suite
             did = f"built {tag} with debootstrap"
-            for old in images.glob("rootfs-*.tar"):
+            for old in images.glob(f"rootfs-{suite}-*.tar"):
                 if old != tarball:
                     old.unlink()
         previous = image_info(tag)
@@ -247,18 +260,31 @@ def _debootstrap_tarball(tarball: Path, mirror: str, spec: Mapping) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def build_images_for(tags: Iterable[str]) -> list[str]:
+    """Build every base image among `tags` (a host's other images are not ours to build)."""
+    return [build_image(tag, suite=suite) for tag in sorted(set(tags)) if (suite := suite_of(tag))]
+
+
 def cmd_image_build(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    try:
-        done = build_image(args.tag, force=args.force, mirror=args.mirror)
-    except subprocess.CalledProcessError as exc:
-        print(
-            f"sitehub image build: {' '.join(exc.cmd)} failed ({exc.returncode})", file=sys.stderr
-        )
-        if exc.stderr:
-            print(exc.stderr, file=sys.stderr)
-        return 1
-    print(f"{done} in {time.monotonic() - started:.1f} s")
+    suites = SUITES if args.suite == "all" else (args.suite,)
+    if args.tag and len(suites) > 1:
+        print("sitehub image build: --tag names one image; give --suite too", file=sys.stderr)
+        return 2
+    for suite in suites:
+        started = time.monotonic()
+        try:
+            done = build_image(
+                args.tag or IMAGE_PREFIX + suite, suite=suite, force=args.force, mirror=args.mirror
+            )
+        except subprocess.CalledProcessError as exc:
+            print(
+                f"sitehub image build: {' '.join(exc.cmd)} failed ({exc.returncode})",
+                file=sys.stderr,
+            )
+            if exc.stderr:
+                print(exc.stderr, file=sys.stderr)
+            return 1
+        print(f"{done} in {time.monotonic() - started:.1f} s")
     return 0
 
 
@@ -557,7 +583,10 @@ def add_subparsers(subparsers) -> None:
         "build",
         help="debootstrap + podman import; skipped when the image has the same recipe",
     )
-    build.add_argument("--tag", default=BASE_IMAGE, help=f"image name (default {BASE_IMAGE})")
+    build.add_argument(
+        "--suite", choices=[*SUITES, "all"], default="all", help="Debian release (default: all)"
+    )
+    build.add_argument("--tag", help=f"image name (default {IMAGE_PREFIX}<suite>)")
     build.add_argument("--force", action="store_true", help="debootstrap again even if cached")
     build.add_argument("--mirror", help=f"Debian mirror (default: {DEBIAN_SOURCES} URIs)")
     build.set_defaults(func=cmd_image_build)

@@ -337,3 +337,20 @@ def test_hosts_up_refuses_hosts_without_a_usable_systemd(monkeypatch) -> None:
     _patch(monkeypatch, fake)
     with pytest.raises(SystemExit, match=r"not usable, nothing converged: h \(unknown"):
         testhosts.hosts_up([_host("h")], "inv")
+
+
+def test_suite_of_names_only_our_base_images() -> None:
+    assert testhosts.suite_of(testhosts.BASE_IMAGE) == "bookworm"
+    assert testhosts.suite_of(testhosts.TRIXIE_IMAGE) == "trixie"
+    assert testhosts.suite_of("localhost/sitehub-base:sid") is None
+    assert testhosts.suite_of("localhost/other:trixie") is None
+
+
+def test_build_images_for_builds_each_base_suite_once(monkeypatch) -> None:
+    built: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        testhosts, "build_image", lambda tag, suite: built.append((tag, suite)) or tag
+    )
+    tags = [testhosts.TRIXIE_IMAGE, testhosts.BASE_IMAGE, testhosts.TRIXIE_IMAGE, "x/y:z"]
+    testhosts.build_images_for(tags)
+    assert built == [(testhosts.BASE_IMAGE, "bookworm"), (testhosts.TRIXIE_IMAGE, "trixie")]
