@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sitehub.deploy import frontend_secret, hub_instances, posix_accounts, realm_users
+from sitehub.deploy import (
+    frontend_secret,
+    htcondor_group_config,
+    htcondor_group_map,
+    hub_instances,
+    posix_accounts,
+    realm_users,
+    scheduler_hosts,
+)
+from sitehub.htcondor.deploy import submit_role_vars
 from sitehub.inventory.model import Cluster, Identity, Kernel
 from sitehub.inventory.validate import _plain
 from sitehub.render.kernelspec import render_kernel
@@ -46,8 +55,7 @@ def sitehub_hub_instances(
     clusters: list[dict[str, Any]], host: str, secrets: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """sitehub_clusters -> this host's `jupyterhub_instances` (ports, secrets derived)."""
-    models = [Cluster.model_validate(_plain(raw)) for raw in clusters]
-    return hub_instances(models, str(host), _revealed(secrets))
+    return hub_instances(_clusters(clusters), str(host), _revealed(secrets))
 
 
 def sitehub_frontend_secret(secrets: dict[str, Any]) -> str:
@@ -60,6 +68,34 @@ def sitehub_realm_users(identity: dict[str, Any], password: str) -> list[dict[st
     return realm_users(Identity.model_validate(_plain(identity)), str(password))
 
 
+def _clusters(clusters: list[dict[str, Any]]) -> list[Cluster]:
+    return [Cluster.model_validate(_plain(raw)) for raw in clusters]
+
+
+def sitehub_scheduler_hosts(clusters: list[dict[str, Any]], scheduler: str) -> list[str]:
+    """sitehub_clusters -> the hosts of every `scheduler` cluster's instances."""
+    return scheduler_hosts(_clusters(clusters), str(scheduler))
+
+
+def sitehub_htcondor_group_map(
+    cluster: dict[str, Any], identity: dict[str, Any]
+) -> dict[str, list[str]]:
+    """One HTCondor cluster + sitehub_identity -> {user: [accounting groups]}."""
+    return htcondor_group_map(
+        Cluster.model_validate(_plain(cluster)), Identity.model_validate(_plain(identity))
+    )
+
+
+def sitehub_htcondor_group_config(cluster: dict[str, Any], usermap_path: str) -> dict[str, str]:
+    """One HTCondor cluster -> the accounting-group settings of every pool host."""
+    return htcondor_group_config(Cluster.model_validate(_plain(cluster)), str(usermap_path))
+
+
+def sitehub_htcondor_submit_vars(cluster: dict[str, Any]) -> dict[str, Any]:
+    """One HTCondor cluster -> its hub hosts' htcondor_submit_* variables."""
+    return submit_role_vars(Cluster.model_validate(_plain(cluster)))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -70,4 +106,8 @@ class FilterModule:
             "sitehub_hub_instances": sitehub_hub_instances,
             "sitehub_frontend_secret": sitehub_frontend_secret,
             "sitehub_realm_users": sitehub_realm_users,
+            "sitehub_scheduler_hosts": sitehub_scheduler_hosts,
+            "sitehub_htcondor_group_map": sitehub_htcondor_group_map,
+            "sitehub_htcondor_group_config": sitehub_htcondor_group_config,
+            "sitehub_htcondor_submit_vars": sitehub_htcondor_submit_vars,
         }

@@ -6,7 +6,15 @@ import re
 
 import pytest
 
-from sitehub.deploy import derive_secret, frontend_secret, hub_instances, realm_users
+from sitehub.deploy import (
+    derive_secret,
+    frontend_secret,
+    htcondor_group_config,
+    htcondor_group_map,
+    hub_instances,
+    realm_users,
+    scheduler_hosts,
+)
 from sitehub.inventory.model import Cluster, Identity
 
 SECRETS = {"hub_cookie_secret": "c" * 64, "hub_crypt_key": "k" * 64, "hub_proxy_token": "p" * 48}
@@ -162,3 +170,59 @@ def test_slurm_images_become_the_spawners_container_settings():
 def test_unusable_container_settings_are_refused(extra, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         cluster("gpu", "slurm", [{"host": "h4", "port": 8000, "route": "gpu1"}], **extra)
+
+
+def test_scheduler_hosts_are_the_instances_hosts_of_that_scheduler():
+    assert scheduler_hosts(CLUSTERS, "slurm") == ["h1", "h2"]
+    assert scheduler_hosts(CLUSTERS, "htcondor") == ["h3"]
+    assert scheduler_hosts(CLUSTERS, "pbs") == []
+
+
+def htc_cluster(members):
+    return cluster(
+        "htc",
+        "htcondor",
+        [{"host": "h3", "port": 8000, "route": "htc1"}],
+        htcondor={
+            "central_manager": "cm.example.org",
+            "accounting_groups": ["group_atlas", "group_belle2"],
+            "accounting_group_members": members,
+        },
+    )
+
+
+def test_group_map_follows_realm_groups():
+    people = identity(
+        [
+            {"name": "alice", "uid": 2001, "groups": ["atlas", "belle2"]},
+            {"name": "bob", "uid": 2002, "groups": ["belle2"]},
+            {"name": "carol", "uid": 2003, "groups": []},
+        ]
+    )
+    members = {"group_atlas": ["atlas"], "group_belle2": ["belle2"]}
+    assert htcondor_group_map(htc_cluster(members), people) == {
+        "alice": ["group_atlas", "group_belle2"],
+        "bob": ["group_belle2"],
+    }
+
+
+def test_group_requirement_lets_a_user_charge_only_their_groups(tmp_path):
+    import classad2
+    import htcondor2
+
+    path = tmp_path / "groups.map"
+    path.write_text("* alice group_atlas\n")
+    htcondor2.load_a_config_usermap_file("Groups", str(path))
+    config = htcondor_group_config(htc_cluster({}), "/etc/condor/groups.map")
+    assert config["GROUP_NAMES"] == "group_atlas, group_belle2"
+    assert config["CLASSAD_USER_MAPFILE_Groups"] == "/etc/condor/groups.map"
+
+    def allowed(**job):
+        ad = classad2.ClassAd(job)
+        ad["Req"] = classad2.ExprTree(config["SUBMIT_REQUIREMENT_SitehubGroup"])
+        return ad.eval("Req")
+
+    assert allowed(Owner="alice", AcctGroup="group_atlas") is True
+    assert allowed(Owner="alice", AcctGroup="group_belle2") is False
+    assert allowed(Owner="bob", AcctGroup="group_atlas") is False
+    assert allowed(Owner="bob") is True  # no group charged: the pool's default share

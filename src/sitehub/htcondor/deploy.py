@@ -21,6 +21,7 @@ def submit_role_vars(cluster: Any) -> dict[str, Any]:
         "htcondor_submit_central_manager": pool.central_manager,
         "htcondor_submit_schedd": pool.schedd or "",
         "htcondor_submit_security": pool.security,
+        "htcondor_submit_install_source": pool.packages,
     }
     if pool.repository_url:
         out["htcondor_submit_repository_url"] = pool.repository_url

@@ -363,6 +363,11 @@ class HtcondorPool(Strict):
     central_manager: HostName
     schedd: str | None = Field(default=None, description="Remote schedd name; local when unset.")
     version: str = "24.0"
+    packages: Literal["htcondor", "debian"] = Field(
+        default="htcondor",
+        description="HTCondor's own apt repository for `version` (or repository_url), or "
+        "the hosts' Debian release, whose htcondor package must be of the `version` series.",
+    )
     security: Literal["idtokens", "ssl", "kerberos"] = "idtokens"
     accounting_groups: list[str] = Field(default_factory=list)
     gpu_capabilities: list[str] = Field(default_factory=list)
@@ -371,6 +376,11 @@ class HtcondorPool(Strict):
     max_memory_gb: int = Field(default=32, ge=1)
     max_runtime: Minutes = 720
     repository_url: str | None = None
+    accounting_group_members: dict[str, list[Name]] = Field(
+        default_factory=dict,
+        description="Realm groups whose members may charge each accounting group; rendered "
+        "into the pool's user map (demo users) and enforced by the schedd at submit.",
+    )
 
     @field_validator("gpu_capabilities")
     @classmethod

@@ -435,6 +435,8 @@ def _check_form(report: _Report, here: tuple[Any, ...], raw_cluster: dict[str, A
             (*here, "htcondor"),
             f"'htcondor' settings on a '{scheduler}' cluster would be ignored: remove them",
         )
+    if has_condor and isinstance(raw_cluster["htcondor"], dict):
+        _check_group_members(report, (*here, "htcondor"), raw_cluster["htcondor"])
     if scheduler == "local" and options.partitions:
         report.add(
             (*at, "partitions"),
@@ -486,6 +488,21 @@ def _check_form(report: _Report, here: tuple[Any, ...], raw_cluster: dict[str, A
                 )
 
 
+def _check_group_members(report: _Report, at: tuple[Any, ...], pool: dict[str, Any]) -> None:
+    """Who may charge a group is given only for the groups the cluster offers."""
+    members = pool.get("accounting_group_members")
+    offered = pool.get("accounting_groups") or []
+    if not isinstance(members, dict):
+        return
+    for group in members:
+        if group not in offered:
+            report.add(
+                (*at, "accounting_group_members", group),
+                f"accounting group '{group}' is not among the cluster's accounting_groups "
+                f"({', '.join(map(str, offered)) or 'none'}): add it there or remove it here",
+            )
+
+
 # --- secrets ------------------------------------------------------------------------------
 
 
@@ -505,7 +522,10 @@ def required_secrets(raw: dict[str, Any] | SiteModel) -> list[str]:
     if "slurm" in schedulers:
         names.append("munge_key")
     if "htcondor" in schedulers:
-        names.append("htcondor_token")
+        site = raw.get("sitehub_site")
+        demo = isinstance(site, dict) and site.get("demo") is True
+        # a demo builds its own pool: every pool host holds its signing key
+        names.append("htcondor_signing_key" if demo else "htcondor_token")
     return names
 
 

@@ -136,6 +136,7 @@ def test_role_vars_follow_the_inventory(htc):
         "htcondor_submit_central_manager": "condor-cm.example.org",
         "htcondor_submit_schedd": "jupyter-schedd.example.org",
         "htcondor_submit_security": "idtokens",
+        "htcondor_submit_install_source": "htcondor",
     }
     mirror = htc.model_copy(
         update={
