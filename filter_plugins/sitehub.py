@@ -6,7 +6,6 @@ from typing import Any
 
 from sitehub.deploy import (
     frontend_secret,
-    htcondor_group_config,
     htcondor_group_map,
     hub_instances,
     posix_accounts,
@@ -86,11 +85,6 @@ def sitehub_htcondor_group_map(
     )
 
 
-def sitehub_htcondor_group_config(cluster: dict[str, Any], usermap_path: str) -> dict[str, str]:
-    """One HTCondor cluster -> the accounting-group settings of every pool host."""
-    return htcondor_group_config(Cluster.model_validate(_plain(cluster)), str(usermap_path))
-
-
 def sitehub_htcondor_submit_vars(cluster: dict[str, Any]) -> dict[str, Any]:
     """One HTCondor cluster -> its hub hosts' htcondor_submit_* variables."""
     return submit_role_vars(Cluster.model_validate(_plain(cluster)))
@@ -108,6 +102,5 @@ class FilterModule:
             "sitehub_realm_users": sitehub_realm_users,
             "sitehub_scheduler_hosts": sitehub_scheduler_hosts,
             "sitehub_htcondor_group_map": sitehub_htcondor_group_map,
-            "sitehub_htcondor_group_config": sitehub_htcondor_group_config,
             "sitehub_htcondor_submit_vars": sitehub_htcondor_submit_vars,
         }

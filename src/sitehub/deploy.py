@@ -111,12 +111,6 @@ def scheduler_hosts(clusters: list[Cluster], scheduler: str) -> list[str]:
     return sorted({i.host for c in clusters if c.scheduler == scheduler for i in c.instances})
 
 
-# The schedd refuses a job charging a group its owner may not charge, whatever the form said.
-GROUP_REQUIREMENT = (
-    'AcctGroup =?= undefined || stringListMember(AcctGroup, userMap("Groups", Owner), ",")'
-)
-
-
 def htcondor_group_map(cluster: Cluster, identity: Identity) -> dict[str, list[str]]:
     """Each demo user and the accounting groups their realm groups may charge.
 
@@ -137,25 +131,6 @@ def htcondor_group_map(cluster: Cluster, identity: Identity) -> dict[str, list[s
         if groups:
             result[user.name] = groups
     return result
-
-
-def htcondor_group_config(cluster: Cluster, usermap_path: str) -> dict[str, str]:
-    """Accounting-group settings every pool host shares (negotiator, schedds, hub forms)."""
-    pool = cluster.htcondor
-    if pool is None:
-        raise ValueError(f"cluster {cluster.segment} has no htcondor block")
-    config = {
-        "GROUP_NAMES": ", ".join(pool.accounting_groups),
-        "GROUP_ACCEPT_SURPLUS": "true",
-        "CLASSAD_USER_MAPFILE_Groups": usermap_path,
-        "SCHEDD_CLASSAD_USER_MAP_NAMES": "Groups",
-        "SUBMIT_REQUIREMENT_NAMES": "SitehubGroup",
-        "SUBMIT_REQUIREMENT_SitehubGroup": GROUP_REQUIREMENT,
-        "SUBMIT_REQUIREMENT_SitehubGroup_REASON": (
-            '"the job charges an accounting group its owner may not charge"'
-        ),
-    }
-    return config
 
 
 def frontend_secret(secrets: dict[str, Any]) -> str:

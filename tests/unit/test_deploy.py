@@ -9,7 +9,6 @@ import pytest
 from sitehub.deploy import (
     derive_secret,
     frontend_secret,
-    htcondor_group_config,
     htcondor_group_map,
     hub_instances,
     realm_users,
@@ -204,25 +203,3 @@ def test_group_map_follows_realm_groups():
         "alice": ["group_atlas", "group_belle2"],
         "bob": ["group_belle2"],
     }
-
-
-def test_group_requirement_lets_a_user_charge_only_their_groups(tmp_path):
-    import classad2
-    import htcondor2
-
-    path = tmp_path / "groups.map"
-    path.write_text("* alice group_atlas\n")
-    htcondor2.load_a_config_usermap_file("Groups", str(path))
-    config = htcondor_group_config(htc_cluster({}), "/etc/condor/groups.map")
-    assert config["GROUP_NAMES"] == "group_atlas, group_belle2"
-    assert config["CLASSAD_USER_MAPFILE_Groups"] == "/etc/condor/groups.map"
-
-    def allowed(**job):
-        ad = classad2.ClassAd(job)
-        ad["Req"] = classad2.ExprTree(config["SUBMIT_REQUIREMENT_SitehubGroup"])
-        return ad.eval("Req")
-
-    assert allowed(Owner="alice", AcctGroup="group_atlas") is True
-    assert allowed(Owner="alice", AcctGroup="group_belle2") is False
-    assert allowed(Owner="bob", AcctGroup="group_atlas") is False
-    assert allowed(Owner="bob") is True  # no group charged: the pool's default share

@@ -18,7 +18,7 @@ LINE_RE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+): (?P<key>[^:\s]+): (?P<m
 def test_valid_inventory_exit_0(capsys):
     assert main(["validate", str(INVENTORIES / "demo")]) == 0
     out, err = capsys.readouterr()
-    assert "valid" in out and "2 clusters: hpc, local" in out
+    assert "valid" in out and "3 clusters: hpc, local, htc" in out
     assert err == ""
 
 
