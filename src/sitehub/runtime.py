@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-_DAYS_RE = re.compile(r"^(\d+)-(\d+)(?::(\d+))?(?::(\d+))?$")
-_CLOCK_RE = re.compile(r"^(\d+)(?::(\d+))?(?::(\d+))?$")
+_DAYS_RE = re.compile(r"^(\d+)-(\d+)(?::(\d+))?(?::(\d+))?\Z")
+_CLOCK_RE = re.compile(r"^(\d+)(?::(\d+))?(?::(\d+))?\Z")
 UNLIMITED = ("UNLIMITED", "INFINITE", "infinite", "unlimited")
 _FORMS = "give minutes (90) or Slurm's D-HH:MM:SS / HH:MM:SS (1-12:00:00)"
 

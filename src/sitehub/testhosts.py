@@ -290,13 +290,13 @@ def cmd_image_build(args: argparse.Namespace) -> int:
 
 # ---- hosts -----------------------------------------------------------------------------
 
-_PUBLISH = re.compile(r"^127\.0\.0\.1:(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_PUBLISH = re.compile(r"^127\.0\.0\.1:(\d{1,5}):(\d{1,5})(/(tcp|udp))?\Z")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 
 def validate_publish(spec: str) -> str:
     """A published port must bind on 127.0.0.1 only: 127.0.0.1:HOSTPORT:PORT[/tcp|udp]."""
-    match = _PUBLISH.match(str(spec))
+    match = _PUBLISH.fullmatch(str(spec))
     if not match or not all(0 < int(port) < 65536 for port in match.group(1, 2)):
         raise ValueError(
             f"published port {spec!r}: only 127.0.0.1:HOSTPORT:PORT[/tcp|udp] is allowed "
@@ -316,10 +316,10 @@ class HostSpec:
 
     @classmethod
     def from_hostvars(cls, name: str, hostvars: Mapping) -> HostSpec:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ValueError(f"{name!r} cannot name a container")
         network = str(hostvars.get("sitehub_test_network") or DEFAULT_NETWORK)
-        if not _NAME.match(network):
+        if not _NAME.fullmatch(network):
             raise ValueError(f"{name}: sitehub_test_network {network!r} cannot name a network")
         privileged = hostvars.get("sitehub_test_privileged", False)
         if not isinstance(privileged, bool):

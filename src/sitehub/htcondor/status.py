@@ -51,7 +51,7 @@ _UNREACHABLE = (
 # stderr of an answer with rc 0 that is still not a clean one (the tool complained)
 _COMPLAINT = re.compile(r"\b(error|failed|fail|can't|cannot|unable)\b", re.IGNORECASE)
 # a schedd name as condor_q -name takes it (host name, or name@host)
-SCHEDD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,254}$")
+SCHEDD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,254}\Z")
 
 
 class SubmitError(RuntimeError):

@@ -48,22 +48,22 @@ ENV_NAMES = frozenset(
 )
 
 # HTCondor accounting groups may be hierarchical (group_atlas.prod).
-GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
+USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 # CUDA compute capability as nvidia-smi / HTCondor's GPU discovery report it.
-CAPABILITY = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}$")
+CAPABILITY = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}\Z")
 # GPU model names as HTCondor reports them (DeviceName); no quote, backslash or '$'.
-DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()/+-]{0,127}$")
+DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()/+-]{0,127}\Z")
 # A directory, a .sif file or a docker:// reference; no whitespace, quotes or '$'.
-IMAGE_REF = re.compile(r"^(?:/|docker://)[A-Za-z0-9_./:@+-]{1,511}$")
-SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./%@+-]{0,511}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+IMAGE_REF = re.compile(r"^(?:/|docker://)[A-Za-z0-9_./:@+-]{1,511}\Z")
+SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./%@+-]{0,511}\Z")
+FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 # An argument written as is in HTCondor's argument syntax; others are single-quoted.
-PLAIN_ARGUMENT = re.compile(r"^[A-Za-z0-9_./:=,@%+-]{1,512}$")
+PLAIN_ARGUMENT = re.compile(r"^[A-Za-z0-9_./:=,@%+-]{1,512}\Z")
 # Printable ASCII without '$' ($(...) is a submit macro, $$(...) a match-time substitution).
-QUOTABLE_ARGUMENT = re.compile(r"^[\x20-\x23\x25-\x7e]{0,4096}$")
-SUBMIT_KEY = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]{0,127}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+QUOTABLE_ARGUMENT = re.compile(r"^[\x20-\x23\x25-\x7e]{0,4096}\Z")
+SUBMIT_KEY = re.compile(r"^\+?[A-Za-z_][A-Za-z0-9_.]{0,127}\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 GPU_KINDS = ("any", "capability", "device")
 
 

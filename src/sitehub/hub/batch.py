@@ -16,9 +16,9 @@ from sitehub.render.container import container_argv
 
 from .slurm import JobStatus, Phase
 
-SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./%@+-]*$")
+SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./%@+-]*\Z")
 UNIT_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 

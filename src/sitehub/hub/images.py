@@ -14,7 +14,7 @@ NO_IMAGE = "none"
 IMAGE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 # Apptainer paths and URIs (docker://, oras://, library://) and podman references: no
 # spaces, quotes or shell characters, never an option.
-IMAGE_REF = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./:@+-]{0,510}$")
+IMAGE_REF = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./:@+-]{0,510}\Z")
 
 
 @dataclass(frozen=True)

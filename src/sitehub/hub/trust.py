@@ -21,7 +21,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # POSIX-portable account names as created by the site's identity management
-DEFAULT_USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
+DEFAULT_USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}\Z"
 # What Apache's mod_headers writes for an unset variable, and similar non-names
 NON_NAMES = frozenset({"(null)", "null", "(none)", "none", "-"})
 

@@ -39,12 +39,12 @@ OTP_ALGORITHMS = ("HmacSHA1", "HmacSHA256", "HmacSHA512")
 TLS_PROTOCOLS_ALLOWED = ("TLSv1.2", "TLSv1.3")
 TLS_PROTOCOLS_KNOWN = ("SSLv3", "TLSv1", "TLSv1.0", "TLSv1.1", *TLS_PROTOCOLS_ALLOWED)
 # Apache splits the ROUTEID cookie at the first '.', so route ids must not hold one.
-ROUTE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-SEGMENT_RE = re.compile(r"^[a-z0-9-]+$")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ROUTE_RE = re.compile(r"^[A-Za-z0-9_-]+\Z")
+SEGMENT_RE = re.compile(r"^[a-z0-9-]+\Z")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    r"^(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
 )
 # One year: anything longer is a typo (minutes given as seconds, say).
 MAX_RUNTIME_MINUTES = 366 * 24 * 60
@@ -57,13 +57,13 @@ class Strict(BaseModel):
 
 
 def _hostname(value: str) -> str:
-    if not HOSTNAME_RE.match(value):
+    if not HOSTNAME_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a valid host name")
     return value
 
 
 def _name(value: str) -> str:
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         raise ValueError(
             f"'{value}' is not a valid name: use letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
@@ -345,7 +345,7 @@ class Instance(Strict):
                 f"route id '{value}' contains '.': Apache reads the route from the text "
                 "after the first '.' of the ROUTEID cookie, so a dotted id never matches"
             )
-        if not ROUTE_RE.match(value):
+        if not ROUTE_RE.fullmatch(value):
             raise ValueError(f"route id '{value}' may hold only letters, digits, '_' and '-'")
         return value
 
@@ -386,7 +386,7 @@ class HtcondorPool(Strict):
     @classmethod
     def _capabilities(cls, value: list[str]) -> list[str]:
         for capability in value:
-            if not re.match(r"^\d{1,2}\.\d{1,2}$", capability):
+            if not re.fullmatch(r"\d{1,2}\.\d{1,2}", capability):
                 raise ValueError(
                     f"GPU capability '{capability}' must look like 8.0 (CUDA major.minor)"
                 )
@@ -406,7 +406,7 @@ class HtcondorPool(Strict):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not re.match(r"^\d+\.\d+(\.\d+)?$", value):
+        if not re.fullmatch(r"\d+\.\d+(\.\d+)?", value):
             raise ValueError(f"HTCondor version '{value}' must look like 24.0 or 24.0.3")
         return value
 
@@ -532,7 +532,7 @@ class Kernel(Strict):
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise ValueError(f"'{key}' is not a valid environment variable name")
         return value
 

@@ -41,7 +41,7 @@ from sitehub.inventory.model import (
     instance_ports,
 )
 
-_TEMPLATE_VAR_RE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+_TEMPLATE_VAR_RE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\Z")
 _PASSWORD_LOOKUP_RE = re.compile(
     r"^\{\{\s*lookup\(\s*['\"](ansible\.builtin\.)?password['\"]", re.IGNORECASE
 )

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 
 _SEPARATORS = re.compile(r"[-_]")
-_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^`|~_-]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^`|~_-]+\Z")
 
 
 def header_spellings(names: Iterable[str]) -> list[str]:
@@ -23,7 +23,7 @@ def header_spellings(names: Iterable[str]) -> list[str]:
     result: list[str] = []
     seen: set[str] = set()
     for name in names:
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid HTTP header name")
         parts = _SEPARATORS.split(name)
         for seps in itertools.product("-_", repeat=len(parts) - 1):

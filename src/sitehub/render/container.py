@@ -32,7 +32,7 @@ from typing import Literal
 Runtime = Literal["apptainer", "podman"]
 RUNTIMES: tuple[str, ...] = ("apptainer", "podman")
 
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # Schemes Apptainer documents for `exec` besides plain paths (.sif, .sqsh, .img, dir/).
 APPTAINER_SCHEMES = ("docker://", "oras://", "library://", "shub://", "instance://")
 
@@ -123,11 +123,11 @@ def container_argv(
     env = dict(env or {})
     names = list(pass_env)
     for name in env:
-        if not ENV_NAME_RE.match(name):
+        if not ENV_NAME_RE.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid environment variable name")
     for name in names:
         # podman passes every variable with a prefix for NAME* (e.g. JUPYTERHUB_*)
-        if not ENV_NAME_RE.match(name.removesuffix("*")):
+        if not ENV_NAME_RE.fullmatch(name.removesuffix("*")):
             raise ValueError(f"{name!r} is not a valid environment variable name (or prefix*)")
     for name, value in env.items():
         if "\0" in value:
