@@ -16,6 +16,7 @@ from sitehub.htcondor.deploy import submit_role_vars
 from sitehub.inventory.model import Cluster, Identity, Kernel
 from sitehub.inventory.validate import _plain
 from sitehub.render.kernelspec import render_kernel
+from sitehub.render.quoting import FILTERS as QUOTING_FILTERS
 from sitehub.render.urlspace import route_cookie_header, url_space
 
 
@@ -103,4 +104,5 @@ class FilterModule:
             "sitehub_scheduler_hosts": sitehub_scheduler_hosts,
             "sitehub_htcondor_group_map": sitehub_htcondor_group_map,
             "sitehub_htcondor_submit_vars": sitehub_htcondor_submit_vars,
+            **QUOTING_FILTERS,
         }

@@ -79,7 +79,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 MARKER = ".sitehub"
 EXECUTABLE = ("launch",)
 
@@ -99,7 +99,7 @@ def _mode_ok(path: str, name: str) -> bool:
 
 def _check_kernel(module: AnsibleModule, base: str, kernel: dict, seen: set[str]) -> None:
     name = kernel["name"]
-    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 100:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > 100:
         module.fail_json(
             msg=f"kernel name {name!r} is not allowed: use up to 100 letters, digits, '.', "
             "'_' and '-', starting with a letter or digit (it becomes a directory name)"
@@ -110,7 +110,7 @@ def _check_kernel(module: AnsibleModule, base: str, kernel: dict, seen: set[str]
     if not kernel["files"]:
         module.fail_json(msg=f"kernel {name}: no files given")
     for filename, content in kernel["files"].items():
-        if not NAME_RE.match(filename) or filename == MARKER:
+        if not NAME_RE.fullmatch(filename) or filename == MARKER:
             module.fail_json(
                 msg=f"kernel {name}: file name {filename!r} is not allowed: letters, digits, "
                 "'.', '_' and '-' only, no '/', not starting with '.'"

@@ -8,6 +8,7 @@ from typing import Any
 
 from sitehub.htcondor.deploy import spawner_settings
 from sitehub.inventory.model import Cluster, Identity, Instance, instance_ports
+from sitehub.render.quoting import systemd_instance
 
 
 def posix_accounts(identity: Identity) -> dict[str, list[dict[str, Any]]]:
@@ -47,7 +48,7 @@ def derive_secret(site_secret: str, purpose: str) -> str:
 
 def instance_name(cluster: Cluster, instance: Instance) -> str:
     """The hub instance's name on its host: unit, config directory and job names use it."""
-    return f"{cluster.segment}-{instance.route}"
+    return systemd_instance(f"{cluster.segment}-{instance.route}")
 
 
 def container_settings(cluster: Cluster) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sitehub.inventory import load_inventory, validate_loaded
-from sitehub.inventory.model import Cluster, SiteModel
+from sitehub.inventory.model import Cluster, ContainerSettings, Kernel, SiteModel
 from sitehub.inventory.validate import _plain
 from sitehub.render.frontend import SECRET_PLACEHOLDER, render_frontend
-from sitehub.render.kernelspec import render_kernel
+from sitehub.render.kernelspec import KernelSpec, render_kernel
 from sitehub.render.urlspace import url_spaces
 
 
@@ -232,6 +232,18 @@ def slurm_samples(cluster: Cluster) -> dict[str, str]:
 HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
+def render_site_kernel(site: SiteModel, kernel: Kernel) -> KernelSpec:
+    """A kernel as playbooks/kernels.yml installs it: with the Slurm cluster's container settings."""
+    slurm = next((c for c in site.sitehub_clusters if c.scheduler == "slurm"), None)
+    container = slurm.container if slurm else ContainerSettings()
+    return render_kernel(
+        kernel,
+        container_runtime=container.runtime,  # type: ignore[arg-type]
+        bind_paths=container.binds,
+        container_options=container.options,
+    )
+
+
 def render_site(site: SiteModel, out: Path, *, inventory_dir: str = "<inventory>") -> list[Path]:
     """Write what `site` would configure below `out`; return the files written.
 
@@ -262,7 +274,7 @@ def render_site(site: SiteModel, out: Path, *, inventory_dir: str = "<inventory>
             for name, text in slurm_samples(cluster).items():
                 write(f"slurm/{cluster.segment}/{name}", text)
     for kernel in site.sitehub_kernels:
-        spec = render_kernel(kernel)
+        spec = render_site_kernel(site, kernel)
         write(f"kernels/{kernel.name}/kernel.json", spec.kernel_json)
         write(f"kernels/{kernel.name}/launch", spec.launcher, 0o755)
     return written

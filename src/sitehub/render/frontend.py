@@ -27,6 +27,7 @@ import yaml
 
 from sitehub.inventory.model import SiteModel
 from sitehub.render.apache import header_spellings
+from sitehub.render.quoting import FILTERS as QUOTING_FILTERS
 from sitehub.render.urlspace import route_cookie_header, url_space
 from sitehub.wheelhouse import repo_root
 
@@ -70,6 +71,8 @@ def _regex_escape(value: Any, re_type: str = "python") -> str:
 ANSIBLE_FILTERS = {
     "regex_replace": _regex_replace,
     "regex_escape": _regex_escape,
+    # filter_plugins/sitehub.py's quoting filters, the same functions
+    **QUOTING_FILTERS,
 }
 
 

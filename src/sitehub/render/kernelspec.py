@@ -10,13 +10,13 @@ inventory and may hold spaces, quotes or non-ASCII text.
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sitehub.inventory.model import Kernel
 from sitehub.render.container import Runtime as ContainerRuntime
 from sitehub.render.container import container_argv
+from sitehub.render.quoting import shell_word
 
 LAUNCHER = "launch"
 
@@ -64,7 +64,7 @@ def _launcher(
     bind_paths: tuple[str, ...],
     options: tuple[str, ...],
 ) -> str:
-    q = shlex.quote
+    q = shell_word
     name = q(kernel.name)
     lines = [
         "#!/bin/bash",
@@ -132,7 +132,7 @@ def _container_exec(
         if arg == f"{_CONN_PLACEHOLDER}:{_CONN_PLACEHOLDER}":
             words.append('"$conn_dir:$conn_dir"')
         else:
-            words.append(shlex.quote(arg))
+            words.append(shell_word(arg))
     return "exec " + " ".join(words) + ' "$@"'
 
 
