@@ -46,6 +46,18 @@ HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
 )
+# Slurm's own limit for partition, account, QOS and GPU type names in batch scripts.
+SLURM_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\Z")
+# jupyter_kernelspec (library/) installs kernel directories of at most this many characters.
+KERNEL_NAME_MAX = 100
+# A segment and a route together name the instance's systemd units and directories.
+SEGMENT_MAX = 40
+ROUTE_MAX = 40
+# Links on the landing page: http(s) only (no javascript:, data:, ...), no quoting characters.
+WEB_URL_RE = re.compile(r"https?://[^\s\"'<>\\`]+\Z")
+OTP_PERIODS = (30, 60)
+BRUTE_FORCE_MAX_FAILURES = 30
+BRUTE_FORCE_MIN_WAIT_SECONDS = 30
 # One year: anything longer is a typo (minutes given as seconds, say).
 MAX_RUNTIME_MINUTES = 366 * 24 * 60
 
@@ -53,7 +65,8 @@ MAX_RUNTIME_MINUTES = 366 * 24 * 60
 class Strict(BaseModel):
     """Unknown keys are errors: a misspelt key must not be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "8000" is not a port and "yes" is not a boolean (YAML quoting decides the type)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _hostname(value: str) -> str:
@@ -67,6 +80,33 @@ def _name(value: str) -> str:
         raise ValueError(
             f"'{value}' is not a valid name: use letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
+        )
+    return value
+
+
+def _web_url(value: str) -> str:
+    if not WEB_URL_RE.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not an http:// or https:// link (a javascript: or data: link runs in "
+            "the page); give the full https:// URL of the page"
+        )
+    return value
+
+
+def _slurm_name(value: str) -> str:
+    if not SLURM_NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a Slurm name: letters, digits, '_', '.', '+' or '-', starting "
+            "with a letter or digit, at most 64 characters (it is written into batch scripts)"
+        )
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or "\x00" in value:
+        raise ValueError(
+            f"'{value}' is not an absolute path: kernels start in the user's directory, so a "
+            "relative script would be looked up there; give the full path"
         )
     return value
 
@@ -116,6 +156,9 @@ def _no_wildcard(uri: str) -> str:
 
 HostName = Annotated[str, AfterValidator(_hostname)]
 Name = Annotated[str, AfterValidator(_name)]
+SlurmName = Annotated[str, AfterValidator(_slurm_name)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 
 
 def _matching(value: str, pattern: re.Pattern[str], problem: str) -> str:
@@ -147,13 +190,13 @@ class Site(Strict):
     description: str = Field(default="", description="One line under the landing page's heading.")
     public_hostname: HostName = Field(description="Host name users type in the browser.")
     public_port: int = Field(default=443, ge=1, le=65535)
-    frontends: list[str] = Field(min_length=1, description="Inventory hosts running Apache.")
+    frontends: list[HostName] = Field(min_length=1, description="Inventory hosts running Apache.")
     demo: bool = Field(
         default=False,
         description="A throw-away demo: secrets may be generated at deploy time.",
     )
-    support_url: str | None = None
-    info_url: str | None = None
+    support_url: WebUrl | None = None
+    info_url: WebUrl | None = None
 
 
 # --- sitehub_tls -----------------------------------------------------------------------
@@ -209,18 +252,56 @@ class OtpPolicy(Strict):
     @field_validator("period")
     @classmethod
     def _period(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError(f"OTP period must be a positive number of seconds, not {value}")
+        if value not in OTP_PERIODS:
+            raise ValueError(
+                f"OTP period of {value} seconds: use 30 or 60 (authenticator apps assume 30; a "
+                "longer period leaves each code guessable for longer)"
+            )
         return value
 
 
 class BruteForce(Strict):
     enabled: bool = True
-    max_failures: int = Field(default=5, ge=1, le=100)
+    max_failures: int = Field(default=5, ge=1)
     wait_increment_seconds: int = Field(default=60, ge=1)
     max_wait_seconds: int = Field(default=900, ge=1)
     failure_reset_seconds: int = Field(default=43200, ge=1)
     permanent_lockout: bool = False
+
+    @field_validator("max_failures")
+    @classmethod
+    def _few_failures(cls, value: int) -> int:
+        if value > BRUTE_FORCE_MAX_FAILURES:
+            raise ValueError(
+                f"max_failures of {value} lets an attacker try {value} OTP codes before any "
+                f"wait: use at most {BRUTE_FORCE_MAX_FAILURES} (5 is usual)"
+            )
+        return value
+
+    @field_validator("wait_increment_seconds", "max_wait_seconds")
+    @classmethod
+    def _real_wait(cls, value: int, info: ValidationInfo) -> int:
+        if value < BRUTE_FORCE_MIN_WAIT_SECONDS:
+            raise ValueError(
+                f"{info.field_name} of {value} seconds barely slows guessing: use at least "
+                f"{BRUTE_FORCE_MIN_WAIT_SECONDS} (60 is usual)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _wait_grows(self) -> BruteForce:
+        if self.max_wait_seconds < self.wait_increment_seconds:
+            raise ValueError(
+                f"max_wait_seconds ({self.max_wait_seconds}) is below wait_increment_seconds "
+                f"({self.wait_increment_seconds}): the wait could never grow; raise it"
+            )
+        if self.failure_reset_seconds < self.max_wait_seconds:
+            raise ValueError(
+                f"failure_reset_seconds ({self.failure_reset_seconds}) is below "
+                f"max_wait_seconds ({self.max_wait_seconds}): failures would be forgotten "
+                "before the longest wait ends; raise it"
+            )
+        return self
 
     @field_validator("enabled")
     @classmethod
@@ -288,7 +369,7 @@ class DemoUser(Strict):
 
 class Identity(Strict):
     provider: Literal["keycloak"] = "keycloak"
-    host: str = Field(description="Inventory host running Keycloak.")
+    host: HostName = Field(description="Inventory host running Keycloak.")
     url: HttpsUrl = Field(
         description="Public https:// base URL of Keycloak: what browsers are sent to."
     )
@@ -332,10 +413,23 @@ def instance_ports(port: int) -> dict[str, int]:
     }
 
 
+MAX_INSTANCE_PORT = 65535 - max(PROXY_API_OFFSET, HUB_API_OFFSET)
+
+
 class Instance(Strict):
-    host: str = Field(description="Inventory host running this hub instance.")
-    port: int = Field(ge=1, le=65535, description="Port of the instance's proxy.")
+    host: HostName = Field(description="Inventory host running this hub instance.")
+    port: int = Field(ge=1, description="Port of the instance's proxy.")
     route: str = Field(description="Balancer route id, stored in the ROUTEID cookie.")
+
+    @field_validator("port")
+    @classmethod
+    def _derived_ports_fit(cls, value: int) -> int:
+        if value > MAX_INSTANCE_PORT:
+            raise ValueError(
+                f"port {value}: an instance on port P also uses P+{PROXY_API_OFFSET} and "
+                f"P+{HUB_API_OFFSET}, so P can be at most {MAX_INSTANCE_PORT}"
+            )
+        return value
 
     @field_validator("route")
     @classmethod
@@ -347,15 +441,20 @@ class Instance(Strict):
             )
         if not ROUTE_RE.fullmatch(value):
             raise ValueError(f"route id '{value}' may hold only letters, digits, '_' and '-'")
+        if len(value) > ROUTE_MAX:
+            raise ValueError(
+                f"route id '{value}' has {len(value)} characters, at most {ROUTE_MAX}: with the "
+                "segment it names the instance's systemd units"
+            )
         return value
 
 
 class Partition(Strict):
-    name: Name
+    name: SlurmName
     max_runtime: Minutes = Field(description="Longest runtime offered, minutes or D-HH:MM:SS.")
-    gpu_types: list[Name] = Field(default_factory=list)
-    accounts: list[Name] = Field(default_factory=list, description="Empty: any account.")
-    qos: list[Name] = Field(default_factory=list, description="Empty: the account's QOS.")
+    gpu_types: list[SlurmName] = Field(default_factory=list)
+    accounts: list[SlurmName] = Field(default_factory=list, description="Empty: any account.")
+    qos: list[SlurmName] = Field(default_factory=list, description="Empty: the account's QOS.")
     description: str | None = None
 
 
@@ -416,9 +515,9 @@ class FormOptions(Strict):
         default=False, description="Read partitions, accounts and QOS from the scheduler."
     )
     partitions: list[Partition] = Field(default_factory=list)
-    accounts: list[Name] = Field(default_factory=list)
-    qos: list[Name] = Field(default_factory=list)
-    gpu_types: list[Name] = Field(default_factory=list)
+    accounts: list[SlurmName] = Field(default_factory=list)
+    qos: list[SlurmName] = Field(default_factory=list)
+    gpu_types: list[SlurmName] = Field(default_factory=list)
     default_runtime: Minutes = 60
     run_locally: bool = Field(default=True, description="Offer 'run locally' on the hub host.")
 
@@ -473,7 +572,7 @@ class Cluster(Strict):
     segment: str = Field(description="URL segment: the hubs live under /jupyterhub/<segment>/.")
     title: str
     description: str = ""
-    info_url: str | None = None
+    info_url: WebUrl | None = None
     scheduler: str
     instances: list[Instance] = Field(min_length=1)
     options: FormOptions = Field(default_factory=FormOptions)
@@ -488,6 +587,11 @@ class Cluster(Strict):
     @field_validator("segment")
     @classmethod
     def _segment(cls, value: str) -> str:
+        if len(value) > SEGMENT_MAX:
+            raise ValueError(
+                f"segment '{value}' has {len(value)} characters, at most {SEGMENT_MAX}: it names "
+                "the instances' systemd units, directories and batch jobs"
+            )
         return _matching(
             value,
             SEGMENT_RE,
@@ -513,10 +617,10 @@ class Cluster(Strict):
 
 
 class Kernel(Strict):
-    name: Name
+    name: Name = Field(max_length=KERNEL_NAME_MAX)
     display_name: str
     language: str = "python"
-    setup_scripts: list[str] = Field(
+    setup_scripts: list[AbsolutePath] = Field(
         default_factory=list, description="Scripts sourced before the kernel starts."
     )
     setup_args: dict[str, list[str]] = Field(default_factory=dict)
@@ -527,6 +631,18 @@ class Kernel(Strict):
         description="Interpreter command; '-f {connection_file}' is appended.",
     )
     image: str | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image_ref(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        return _matching(
+            value,
+            IMAGE_REF,
+            "kernel image '{}' must be a path or image reference without spaces, quotes or "
+            "shell characters, not starting with '-' (it would be read as an option)",
+        )
 
     @field_validator("env")
     @classmethod

@@ -347,9 +347,9 @@ CASES = [
             "period: 30",
             f"period: {period}",
             "sitehub_identity.mfa.period",
-            ("positive number of seconds",),
+            ("use 30 or 60",),
         )
-        for period in (0, -30)
+        for period in (0, -30, 86400)
     ),
     Case(
         "brute-force-disabled",
