@@ -33,6 +33,7 @@ CONVERGE_INPUTS = (
     "playbooks",
     "roles",
     "filter_plugins",
+    "action_plugins",
     "library",
     "module_utils",
     "src/sitehub",

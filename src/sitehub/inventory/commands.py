@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import base64
 import json
 import sys
 
@@ -22,12 +24,20 @@ def add_subparsers(sub) -> None:
         help="vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE / ansible.cfg)",
     )
     parser.add_argument("--json", action="store_true", help="print problems as JSON")
+    # the sitehub_validate action passes the play's vault secrets this way (JSON on stdin)
+    parser.add_argument("--vault-secrets-stdin", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(func=cmd_validate)
+
+
+def _stdin_secrets() -> list[tuple[str, bytes]]:
+    """[[vault id, base64 password], ...] from stdin, as the sitehub_validate action sends."""
+    return [(str(vid), base64.b64decode(pw)) for vid, pw in json.loads(sys.stdin.read() or "[]")]
 
 
 def cmd_validate(args) -> int:
     try:
-        loaded = load_inventory(args.inventory, args.vault_password_file)
+        secrets = _stdin_secrets() if args.vault_secrets_stdin else None
+        loaded = load_inventory(args.inventory, args.vault_password_file, vault_secrets=secrets)
     except FileNotFoundError as exc:
         if args.json:  # callers such as the sitehub_validate module read stdout
             print(json.dumps({"problems": [str(exc)], "details": [], "error": str(exc)}))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sitehub.inventory.model import SITE_VARIABLES
 
 VAULT_HEADER = b"$ANSIBLE_VAULT"
@@ -43,6 +45,9 @@ class LoadedInventory:
     hosts: dict[str, set[str]]  # host -> groups
     variable_files: dict[str, str] = field(default_factory=dict)  # var -> file it was set in
     vaulted_variables: set[str] = field(default_factory=set)  # names whose value is vaulted
+    # Values read from vault-encrypted files (decrypted to be read), for secret strength checks.
+    vault_file_values: dict[str, Any] = field(default_factory=dict)
+    host_origins: dict[str, Origin] = field(default_factory=dict)  # host -> where it is listed
     # Other `sitehub_*` variables (not part of the site model), with where they are set.
     other_variables: dict[str, Origin] = field(default_factory=dict)
     problems: list[tuple[Origin, str, str]] = field(default_factory=list)  # (origin, key, message)
@@ -103,9 +108,12 @@ def _clear_vars_plugin_cache() -> None:
             cache.clear()
 
 
-def _vault_secrets(loader: Any, password_files: list[str]) -> None:
+def _vault_secrets(
+    loader: Any, password_files: list[str], given: list[tuple[str, bytes]]
+) -> None:
     from ansible import constants as C
     from ansible.cli import CLI
+    from ansible.parsing.vault import VaultSecret
 
     files = list(password_files)
     default_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
@@ -123,7 +131,7 @@ def _vault_secrets(loader: Any, password_files: list[str]) -> None:
         # decryption of inline values, which validation never does.
         initialize_context=False,
     )
-    loader.set_vault_secrets(secrets)
+    loader.set_vault_secrets([(vid, VaultSecret(pw)) for vid, pw in given] + list(secrets))
 
 
 def _error_origin(exc: BaseException) -> Origin:
@@ -186,8 +194,16 @@ def _is_site_wide_file(path: str | None) -> bool:
     )
 
 
-def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> LoadedInventory:
-    """Read an inventory directory (or file) with Ansible's own loaders."""
+def load_inventory(
+    source: str | os.PathLike[str],
+    vault_password_files=(),
+    vault_secrets: list[tuple[str, bytes]] | None = None,
+) -> LoadedInventory:
+    """Read an inventory directory (or file) with Ansible's own loaders.
+
+    vault_secrets: (vault id, password) pairs a play already holds, used together with
+    the password files (the sitehub_validate action passes the play's).
+    """
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -200,7 +216,7 @@ def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> L
     _clear_vars_plugin_cache()
     loader = DataLoader()
     try:
-        _vault_secrets(loader, list(vault_password_files))
+        _vault_secrets(loader, list(vault_password_files), vault_secrets or [])
     except AnsibleError as exc:
         message = " ".join(str(exc._original_message).split())
         result.problems.append((Origin(source), "(vault)", f"{message}: {VAULT_HELP}"))
@@ -212,6 +228,7 @@ def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> L
         hosts = inventory.get_hosts()
         for host in hosts:
             result.hosts[host.name] = {g.name for g in host.get_groups()}
+            result.host_origins[host.name] = origin_of(host.name)
         host_vars = [(h.name, variables.get_vars(host=h)) for h in hosts]
     except AnsibleError as exc:
         result.problems.append(_read_error(exc, source))
@@ -222,6 +239,8 @@ def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> L
         result.fatal = True
         return result
 
+    _scan_variable_files(result, loader, inventory, source)
+    _check_role_variables(result, host_vars)
     for name in SITE_VARIABLES:
         _collect_site_variable(result, loader, name, host_vars)
     reference = host_vars[0][1]
@@ -231,9 +250,109 @@ def load_inventory(source: str | os.PathLike[str], vault_password_files=()) -> L
             continue
         if is_vaulted(value):
             result.vaulted_variables.add(name)
+            if not is_inline_vaulted(value):
+                result.vault_file_values[name] = value
         if name.startswith("sitehub_"):
             result.other_variables[name] = origin_of(key)
     return result
+
+
+def variable_files(loader: Any, inventory: Any, source: str) -> list[tuple[str, str]]:
+    """(entity, file) of every group_vars/host_vars file Ansible reads for this inventory,
+    found the way its host_group_vars plugin finds them (extensionless files included)."""
+    base = source if os.path.isdir(source) else os.path.dirname(source) or "."
+    found: list[tuple[str, str]] = []
+    for folder, names in (
+        ("group_vars", sorted(inventory.groups)),
+        ("host_vars", sorted(h.name for h in inventory.get_hosts())),
+    ):
+        path = os.path.join(base, folder)
+        if not os.path.isdir(path):
+            continue
+        for name in names:
+            found += [(f"{folder}/{name}", f) for f in loader.find_vars_files(path, name)]
+    return found
+
+
+def _scan_variable_files(result: LoadedInventory, loader: Any, inventory: Any, source: str) -> None:
+    """YAML's silent rewrites (see sitehub.inventory.yamlscan) and site variables defined in
+    two files for the same group or host (Ansible keeps the one it reads last)."""
+    from ansible.errors import AnsibleError
+
+    from sitehub.inventory import yamlscan
+
+    typed = {*SITE_VARIABLES}
+    for entity, files in _grouped(variable_files(loader, inventory, source)):
+        defined: dict[str, Origin] = {}
+        for file in files:
+            try:
+                text = loader.get_text_file_contents(file)
+                root = yamlscan.compose(text)
+            except (AnsibleError, yaml.YAMLError) as exc:
+                result.problems.append(_yaml_error(file, exc))
+                continue
+            for finding in yamlscan.findings(root, typed):
+                result.problems.append((Origin(file, finding.line), finding.key, finding.message))
+            for key in yamlscan.top_keys(root):
+                if key.name not in typed:
+                    continue
+                here = Origin(file, key.line)
+                if key.name in defined:
+                    result.problems.append(
+                        (
+                            here,
+                            key.name,
+                            f"{key.name} is also set in {defined[key.name]}: Ansible reads every "
+                            f"file of {entity}/ (extensionless backups too) and keeps the value "
+                            "read last; keep one definition and delete or rename the other "
+                            "file (e.g. to *.bak or *~, which Ansible skips)",
+                        )
+                    )
+                else:
+                    defined[key.name] = here
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    out: dict[str, list[str]] = {}
+    for entity, file in pairs:
+        out.setdefault(entity, []).append(file)
+    return list(out.items())
+
+
+def _yaml_error(file: str, exc: BaseException) -> tuple[Origin, str, str]:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    text = " ".join(str(getattr(exc, "_original_message", None) or exc).split())
+    return Origin(file, line), "(yaml)", f"this file cannot be read as YAML: {text}"
+
+
+def _check_role_variables(result: LoadedInventory, host_vars: list[tuple[str, dict[str, Any]]]) -> None:
+    """Role variables the playbooks derive from the site model must not come from the inventory:
+    inventory values beat role defaults, and validation never sees them."""
+    from sitehub.inventory.roles import owned_role_variables
+
+    owned = owned_role_variables()
+    reported: set[tuple[str | None, str]] = set()
+    for _, hvars in host_vars:
+        for key in hvars:
+            name = str(key)
+            problem = owned.refusal(name)
+            where = origin_of(key)
+            if problem is None or (where.path, name) in reported:
+                continue
+            if where.path is None or not _inside(where.path, result.source):
+                continue  # set by Ansible itself, not by the inventory
+            reported.add((where.path, name))
+            result.problems.append((where, name, problem))
+
+
+def _inside(path: str, source: str) -> bool:
+    base = Path(source if os.path.isdir(source) else os.path.dirname(source) or ".").resolve()
+    try:
+        Path(path).resolve().relative_to(base)
+    except ValueError:
+        return False
+    return True
 
 
 def _defining_key(loader: Any, name: str, value: Any, key: Any) -> Any:

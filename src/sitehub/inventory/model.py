@@ -58,6 +58,12 @@ WEB_URL_RE = re.compile(r"https?://[^\s\"'<>\\`]+\Z")
 OTP_PERIODS = (30, 60)
 BRUTE_FORCE_MAX_FAILURES = 30
 BRUTE_FORCE_MIN_WAIT_SECONDS = 30
+# Role variables of model-owned roles that an inventory may set (see
+# sitehub.inventory.roles): playbooks/identity.yml reads them from group_vars/keycloak on
+# sites that bring their own Keycloak certificate.
+INVENTORY_ROLE_VARIABLES = frozenset(
+    {"keycloak_tls_cert_src", "keycloak_tls_key_src", "keycloak_admin_username"}
+)
 # One year: anything longer is a typo (minutes given as seconds, say).
 MAX_RUNTIME_MINUTES = 366 * 24 * 60
 

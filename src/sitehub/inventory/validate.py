@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sitehub.render.quoting import control_character
+
 from sitehub.inventory.loader import (
     LoadedInventory,
     Origin,
@@ -31,6 +33,7 @@ from sitehub.inventory.loader import (
     origin_of,
 )
 from sitehub.inventory.model import (
+    HOSTNAME_RE,
     HUB_API_OFFSET,
     PROXY_API_OFFSET,
     REQUIRED_SITE_VARIABLES,
@@ -138,10 +141,14 @@ def validate_loaded(inventory: LoadedInventory) -> list[Problem]:
                 continue  # reported by _check_variable_names, with a hint
             report.add(loc, _message(error))
 
+    _check_text(report, raw)
     _check_hosts(report, raw)
     _check_accounts(report, raw)
     _check_clusters(report, raw)
+    _check_identity(report, raw)
     _check_secrets(report, inventory.site_vars, raw)
+    if not report.problems:
+        _check_renders(report, raw)
     return sorted(report.problems)
 
 
@@ -194,6 +201,14 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# Strings that are numbers or booleans had YAML not been told (by quotes) to keep them text.
+_QUOTED_SCALAR = {
+    "int_type": re.compile(r"\s*[-+]?\d+\s*"),
+    "float_type": re.compile(r"\s*[-+]?\d+(\.\d*)?\s*"),
+    "bool_type": re.compile(r"(?i)\s*(true|false|yes|no|on|off)\s*"),
+}
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
     loc = tuple(error["loc"])
@@ -211,11 +226,17 @@ def _message(error: Any) -> str:
             else "remove it"
         )
         return f"unknown key '{loc[-1]}' (misspelt?): it would be ignored, so it is refused; {hint}"
+    value = error.get("input")
+    if isinstance(value, str) and _QUOTED_SCALAR.get(kind, re.compile("(?!)")).fullmatch(value):
+        wanted = {"int_type": "a number", "bool_type": "true or false", "float_type": "a number"}
+        return (
+            f"'{value}' is a string (quoted in YAML) where {wanted[kind]} is expected: "
+            "write it without quotes"
+        )
     text = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if text.startswith(prefix):
             return text[len(prefix) :]
-    value = error.get("input")
     if isinstance(value, str | int | float | bool) or value is None:
         text = f"{text} (got {value!r})"
     return text
@@ -261,9 +282,61 @@ def _str(mapping: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def _strings(value: Any, loc: tuple[Any, ...]) -> typing.Iterator[tuple[tuple[Any, ...], str]]:
+    """(loc, text) of every string in value, mapping keys included (at their own loc)."""
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield (*loc, key), str(key)
+            yield from _strings(item, (*loc, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*loc, i))
+
+
+def _check_text(report: _Report, raw: dict[str, Any]) -> None:
+    """No line breaks, control characters or Jinja in any site value (secrets aside).
+
+    Values reach configuration files line by line, and Ansible templates every string it
+    deploys: validation would check '{{ ... }}' as text while hosts get what it evaluates to.
+    """
+    for name, value in raw.items():
+        if name == "sitehub_secrets":  # references and lookups; checked by _check_secrets
+            continue
+        for loc, text in _strings(value, (name,)):
+            bad = control_character(text)
+            if bad:
+                report.add(
+                    loc,
+                    f"{text!r} holds a line break or control character ({bad}): values are "
+                    "written into configuration files, where it would start a new line; "
+                    "remove it",
+                )
+            marker = next((m for m in _JINJA_MARKERS if m in text), None)
+            if marker:
+                report.add(
+                    loc,
+                    f"{text!r} holds '{marker}', which Ansible would template when deploying, "
+                    "so hosts would get another value than the one validated: write the "
+                    "literal value (only sitehub_secrets may refer to vaulted variables)",
+                )
+
+
 def _check_hosts(report: _Report, raw: dict[str, Any]) -> None:
     hosts = report.inventory.hosts
     known = ", ".join(sorted(hosts)) or "none"
+    for host in sorted(hosts):
+        if not HOSTNAME_RE.fullmatch(host):
+            report.at(
+                report.inventory.host_origins.get(host) or Origin(report.inventory.source),
+                host,
+                f"inventory host {host!r} is not a valid host name: host names are written "
+                "into Apache balancer URLs and certificates; use letters, digits, '-' and '.'",
+            )
 
     def check(loc: tuple[Any, ...], name: Any, what: str) -> None:
         if isinstance(name, str) and name not in hosts:
@@ -335,6 +408,11 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
     kernel_list = raw.get("sitehub_kernels") or []
     kernel_names = {_str(k, "name") for _, k in _items(kernel_list)} - {None}
     endpoints: dict[tuple[str, int], tuple[str, str]] = {}
+    site = raw.get("sitehub_site") if isinstance(raw.get("sitehub_site"), dict) else {}
+    frontends = set(site.get("frontends") or []) if isinstance(site.get("frontends"), list) else set()
+    public_port = site.get("public_port", 443)
+    frontend_ports = {80, 443} | ({public_port} if isinstance(public_port, int) else set())
+    derived_names: dict[str, str] = {}
     for c, cluster in clusters:
         here = ("sitehub_clusters", c)
         segment = _str(cluster, "segment")
@@ -356,9 +434,29 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
                     f"'{label}': sticky sessions could not tell them apart; give each "
                     "instance its own route id",
                 )
+            if segment is not None and route is not None:
+                name = f"{segment}-{route}"  # sitehub.deploy.instance_name
+                if name in derived_names:
+                    report.add(
+                        (*here, "instances", i, "route"),
+                        f"this instance would be named '{name}' (<segment>-<route>), like "
+                        f"instance {derived_names[name]}: the two would share systemd units "
+                        "and directories; change the route id",
+                    )
+                else:
+                    derived_names[name] = f"{label}/{route}"
             host, port = instance.get("host"), instance.get("port")
             if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool):
                 continue
+            taken = sorted(set(instance_ports(port).values()) & frontend_ports)
+            if host in frontends and taken:
+                report.add(
+                    (*here, "instances", i, "port"),
+                    f"{host} is a frontend, where Apache listens on "
+                    f"{', '.join(map(str, sorted(frontend_ports)))}; this instance would take "
+                    f"{', '.join(map(str, taken))} (P, P+{PROXY_API_OFFSET}, P+{HUB_API_OFFSET}): "
+                    "choose another port",
+                )
             # an instance takes three ports: its proxy (port), the proxy's API and the hub API
             mine = instance_ports(port)
             clash = next(
@@ -399,6 +497,7 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
                         f"or remove it (defined: {', '.join(sorted(kernel_names)) or 'none'})",
                     )
     names = Counter(_str(k, "name") for _, k in _items(kernel_list))
+    folded: dict[str, str] = {}
     for k, kernel in _items(kernel_list):
         name = _str(kernel, "name")
         if name is not None and names[name] > 1:
@@ -406,6 +505,14 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
                 ("sitehub_kernels", k, "name"),
                 f"kernel name '{name}' is used {names[name]} times: kernel names must be unique",
             )
+        elif name is not None and name.lower() in folded:
+            report.add(
+                ("sitehub_kernels", k, "name"),
+                f"kernel name '{name}' differs from '{folded[name.lower()]}' only in case: "
+                "Jupyter finds kernels case-insensitively, so one would hide the other; rename it",
+            )
+        if name is not None:
+            folded.setdefault(name.lower(), name)
 
 
 def _check_form(report: _Report, here: tuple[Any, ...], raw_cluster: dict[str, Any]) -> None:
@@ -503,6 +610,42 @@ def _check_group_members(report: _Report, at: tuple[Any, ...], pool: dict[str, A
             )
 
 
+def _check_identity(report: _Report, raw: dict[str, Any]) -> None:
+    identity = raw.get("sitehub_identity")
+    site = raw.get("sitehub_site")
+    if not isinstance(identity, dict) or not isinstance(site, dict):
+        return
+    if identity.get("database") == "dev-file" and site.get("demo") is not True:
+        report.add(
+            ("sitehub_identity", "database"),
+            "database 'dev-file' keeps Keycloak's users and keys in a local file Keycloak "
+            "itself calls unfit for production; it is allowed only on demo sites: use postgres",
+        )
+
+
+def _check_renders(report: _Report, raw: dict[str, Any]) -> None:
+    """Render the site in memory: a limit a renderer enforces must be a validation problem.
+
+    Runs only on an otherwise valid site; specific checks above should catch each case
+    with its own key, this names the first renderer that still refuses.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from sitehub.render.commands import render_site
+
+    try:
+        site = SiteModel.model_validate(raw)
+        with tempfile.TemporaryDirectory() as out:
+            render_site(site, Path(out))
+    except Exception as exc:  # noqa: BLE001 (any renderer's refusal becomes a problem)
+        report.add(
+            ("sitehub_site",),
+            f"sitehub cannot render this site ({type(exc).__name__}: {exc}); change the "
+            "value it names",
+        )
+
+
 # --- secrets ------------------------------------------------------------------------------
 
 
@@ -544,8 +687,56 @@ def _check_secrets(report: _Report, site_vars: dict[str, Any], raw: dict[str, An
             )
     for name, value in secrets.items():
         state = _secret_state(value, report.inventory.vaulted_variables, demo)
+        if state is None:
+            state = _secret_strength(str(name), value, report.inventory.vault_file_values)
         if state is not None:
             report.add(("sitehub_secrets", str(name)), state)
+
+
+# Secrets sitehub itself uses as keys (derivation seeds, tokens, the admin password): a
+# short one is guessable. Passwords other systems set (LDAP bind, database) must not be empty.
+STRONG_SECRETS = (
+    "keycloak_admin_password",
+    "hub_cookie_secret",
+    "hub_crypt_key",
+    "hub_proxy_token",
+    "munge_key",
+)
+MIN_SECRET_LENGTH = 32
+_LOOKUP_LENGTH_RE = re.compile(r"\blength\s*=\s*(\d+)")
+
+
+def _secret_strength(name: str, value: Any, vault_file_values: dict[str, Any]) -> str | None:
+    """What is weak about a secret whose text validation can read, else None.
+
+    Inline `!vault` values stay encrypted (validation never decrypts them); literals in a
+    vault-encrypted file, and variables they refer to, were decrypted to be read at all.
+    """
+    if is_inline_vaulted(value):
+        return None
+    text = str(value).strip()
+    ref = _TEMPLATE_VAR_RE.match(text)
+    if ref:
+        target = vault_file_values.get(ref.group(1))
+        if target is None or is_inline_vaulted(target):
+            return None
+        text = str(target)
+    elif _PASSWORD_LOOKUP_RE.match(text):
+        length = _LOOKUP_LENGTH_RE.search(text)
+        if name in STRONG_SECRETS and length and int(length.group(1)) < MIN_SECRET_LENGTH:
+            return (
+                f"generated with length={length.group(1)}: use length={MIN_SECRET_LENGTH} or "
+                "more for a key sitehub derives secrets from"
+            )
+        return None
+    if not text:
+        return "is empty: set the real secret (vaulted)"
+    if name in STRONG_SECRETS and len(text) < MIN_SECRET_LENGTH:
+        return (
+            f"has {len(text)} characters: a key sitehub derives secrets from needs at least "
+            f"{MIN_SECRET_LENGTH}; generate one (e.g. `openssl rand -hex 32`) and vault it"
+        )
+    return None
 
 
 def _secret_state(value: Any, vaulted_variables: set[str], demo: bool) -> str | None:

@@ -652,13 +652,13 @@ VAULT_PASSWORD = "correct horse battery staple"
 PLAIN_SECRETS = """---
 # Inside a vault-encrypted file, literal values are fine: the file is the vault.
 sitehub_secrets:
-  keycloak_admin_password: admin-literal
-  keycloak_db_password: db-literal
-  ldap_bind_password: ldap-literal
-  munge_key: munge-literal
-  htcondor_token: token-literal
-  hub_cookie_secret: cookie-literal
-  hub_crypt_key: crypt-literal
+  keycloak_admin_password: admin-literal-0123456789abcdef0123456789abcdef
+  keycloak_db_password: db-literal-0123456789abcdef0123456789abcdef
+  ldap_bind_password: ldap-literal-0123456789abcdef0123456789abcdef
+  munge_key: munge-literal-0123456789abcdef0123456789abcdef
+  htcondor_token: token-literal-0123456789abcdef0123456789abcdef
+  hub_cookie_secret: cookie-literal-0123456789abcdef0123456789abcdef
+  hub_crypt_key: crypt-literal-0123456789abcdef0123456789abcdef
   hub_proxy_token: "{{ not_vaulted_anywhere }}"
 """
 

@@ -137,9 +137,9 @@ def test_demo_site_port_and_generated_certificate():
 
 
 def test_a_templated_role_value_it_does_not_know_is_an_error(monkeypatch):
+    site = site_model(str(ROOT / "inventories/example-site"))
     files = frontend.role_files() | {"__frontend_new": "{{ frontend_docroot }}/new"}
     monkeypatch.setattr(frontend, "role_files", lambda: files)
-    site = site_model(str(ROOT / "inventories/example-site"))
     with pytest.raises(ValueError, match="__frontend_new"):
         frontend.template_vars(site)
 
