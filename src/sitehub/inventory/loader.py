@@ -108,9 +108,7 @@ def _clear_vars_plugin_cache() -> None:
             cache.clear()
 
 
-def _vault_secrets(
-    loader: Any, password_files: list[str], given: list[tuple[str, bytes]]
-) -> None:
+def _vault_secrets(loader: Any, password_files: list[str], given: list[tuple[str, bytes]]) -> None:
     from ansible import constants as C
     from ansible.cli import CLI
     from ansible.parsing.vault import VaultSecret
@@ -326,7 +324,9 @@ def _yaml_error(file: str, exc: BaseException) -> tuple[Origin, str, str]:
     return Origin(file, line), "(yaml)", f"this file cannot be read as YAML: {text}"
 
 
-def _check_role_variables(result: LoadedInventory, host_vars: list[tuple[str, dict[str, Any]]]) -> None:
+def _check_role_variables(
+    result: LoadedInventory, host_vars: list[tuple[str, dict[str, Any]]]
+) -> None:
     """Role variables the playbooks derive from the site model must not come from the inventory:
     inventory values beat role defaults, and validation never sees them."""
     from sitehub.inventory.roles import owned_role_variables

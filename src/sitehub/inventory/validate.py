@@ -22,8 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sitehub.render.quoting import control_character
-
 from sitehub.inventory.loader import (
     LoadedInventory,
     Origin,
@@ -43,6 +41,7 @@ from sitehub.inventory.model import (
     SiteModel,
     instance_ports,
 )
+from sitehub.render.quoting import control_character
 
 _TEMPLATE_VAR_RE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\Z")
 _PASSWORD_LOOKUP_RE = re.compile(
@@ -409,7 +408,8 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
     kernel_names = {_str(k, "name") for _, k in _items(kernel_list)} - {None}
     endpoints: dict[tuple[str, int], tuple[str, str]] = {}
     site = raw.get("sitehub_site") if isinstance(raw.get("sitehub_site"), dict) else {}
-    frontends = set(site.get("frontends") or []) if isinstance(site.get("frontends"), list) else set()
+    listed = site.get("frontends")
+    frontends = set(listed) if isinstance(listed, list) else set()
     public_port = site.get("public_port", 443)
     frontend_ports = {80, 443} | ({public_port} if isinstance(public_port, int) else set())
     derived_names: dict[str, str] = {}
@@ -638,7 +638,7 @@ def _check_renders(report: _Report, raw: dict[str, Any]) -> None:
         site = SiteModel.model_validate(raw)
         with tempfile.TemporaryDirectory() as out:
             render_site(site, Path(out))
-    except Exception as exc:  # noqa: BLE001 (any renderer's refusal becomes a problem)
+    except Exception as exc:  # any renderer's refusal becomes a problem
         report.add(
             ("sitehub_site",),
             f"sitehub cannot render this site ({type(exc).__name__}: {exc}); change the "

@@ -233,7 +233,8 @@ HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 def render_site_kernel(site: SiteModel, kernel: Kernel) -> KernelSpec:
-    """A kernel as playbooks/kernels.yml installs it: with the Slurm cluster's container settings."""
+    """A kernel as playbooks/kernels.yml installs it, with the Slurm cluster's container
+    settings."""
     slurm = next((c for c in site.sitehub_clusters if c.scheduler == "slurm"), None)
     container = slurm.container if slurm else ContainerSettings()
     return render_kernel(
