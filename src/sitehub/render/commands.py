@@ -40,13 +40,21 @@ def site_model(inventory: str, vault_password_files=()) -> SiteModel:
 def cmd_render(args) -> int:
     try:
         site = site_model(args.inventory, args.vault_password_file)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(
             f"{args.inventory}: not rendered, the inventory has problems:\n{exc}", file=sys.stderr
         )
         return 1
     out = Path(args.out)
-    written = render_site(site, out, inventory_dir=args.inventory.rstrip("/"))
+    try:
+        written = render_site(site, out, inventory_dir=args.inventory.rstrip("/"))
+    except Exception as exc:  # validation should have refused it: say so, no traceback
+        print(
+            f"{args.inventory}: rendering failed ({type(exc).__name__}: {exc}); validation "
+            "accepted a value a renderer refuses, which is a sitehub bug: please report it",
+            file=sys.stderr,
+        )
+        return 2
     for path in written:
         print(path)
     return 0

@@ -125,3 +125,66 @@ def test_later_plays_do_not_run(broken_demo, tmp_path):
     assert result.returncode != 0
     assert "A play that must never run" not in result.stdout
     assert recap_hosts(result.stdout) == {"localhost"}, result.stdout
+
+
+VAULT_FILE_SECRETS = """---
+vault_keycloak_admin_password: admin-0123456789abcdef0123456789abcdef
+vault_keycloak_db_password: db-0123456789abcdef0123456789abcdef
+vault_ldap_bind_password: ldap-0123456789abcdef0123456789abcdef
+vault_munge_key: munge-0123456789abcdef0123456789abcdef
+vault_htcondor_token: token-0123456789abcdef0123456789abcdef
+"""
+
+
+@pytest.fixture
+def vault_file_site(tmp_path) -> tuple[Path, Path]:
+    """The example site with its vault.yml a vault-encrypted file, and the password file."""
+    dest = tmp_path / "vault-site"
+    shutil.copytree(ROOT / "inventories" / "example-site", dest)
+    vault_yml = dest / "group_vars" / "all" / "vault.yml"
+    vault_yml.write_text(VAULT_FILE_SECRETS)
+    password = tmp_path / "vault-password"
+    password.write_text("throw-away\n")
+    subprocess.run(
+        [
+            str(BIN / "ansible-vault"),
+            "encrypt",
+            "--vault-password-file",
+            str(password),
+            str(vault_yml),
+        ],
+        check=True,
+        capture_output=True,
+        env=env(),
+    )
+    return dest, password
+
+
+def test_play_accepts_vault_file_inventory_with_vault_password_file(vault_file_site):
+    site, password = vault_file_site
+    result = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(site),
+            str(ROOT / "playbooks" / "validate.yml"),
+            "--vault-password-file",
+            str(password),
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed=0" in result.stdout
+
+
+def test_play_names_the_file_of_a_yaml_error(broken_demo):
+    (broken_demo / "group_vars" / "hubs.yml").write_text("---\nfoo: [unclosed\nbar: 1\n")
+    result = playbook(broken_demo, ROOT / "playbooks" / "validate.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "group_vars/hubs.yml:" in output, output
