@@ -11,8 +11,10 @@ description:
   - Loads the inventory exactly as ansible-playbook does (group_vars, host_vars,
     vault-encrypted values) and runs every check of C(sitehub validate).
   - Fails with one line per problem, each naming the file, line and key to change.
-  - Runs on the controller (delegate to localhost with the playbook's Python),
-    where the sitehub package is installed.
+  - Runs on the controller as an action plugin (action_plugins/sitehub_validate.py),
+    which hands the play's vault secrets (--vault-password-file, --vault-id, ansible.cfg)
+    to the validator; this module file documents the task and is what runs only where
+    the action plugin is not on the plugin path.
 options:
   inventories:
     description: Inventory sources of the play (C(ansible_inventory_sources)).
