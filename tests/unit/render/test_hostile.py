@@ -5,9 +5,10 @@ shell and HTML metacharacters, NUL, Unicode line separators) into the fields a r
 writes, and validates the site as `sitehub validate` does. When validation accepts the
 site, every renderer must render it (a renderer's own refusal is a validation gap, so the
 render dry run inside validation is switched off here) and each output must parse as its
-language expects: `bash -n` and shell words for kernel launchers, JSON for kernel.json
-and hub instances, Apache's line structure (the same directives as the unmodified site,
-no new lines), Keycloak's key=value lines (the same keys), HTML with the same elements.
+language expects: `bash -n` and shell words for kernel launchers and batch scripts; JSON
+for kernel.json and hub instances; Apache's line structure (the same directives as the
+unmodified site, no new lines); Keycloak's key=value lines (the same keys); HTML with no
+element the unmodified page lacks.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sitehub.inventory.loader import LoadedInventory
 from sitehub.inventory.model import Kernel, SiteModel
 from sitehub.inventory.validate import _plain
 from sitehub.render import quoting
-from sitehub.render.commands import hub_samples
+from sitehub.render.commands import hub_samples, slurm_samples
 from sitehub.render.frontend import render_frontend
 from sitehub.render.kernelspec import render_kernel
 
@@ -347,6 +348,40 @@ def test_kernel_files_parse(example, name, display_name, env_value, script, arg,
         bash_ok(spec.launcher)
         export = next(x for x in spec.launcher.splitlines() if x.startswith("export "))
         assert shlex.split(export) == ["export", f"SITE_VALUE={env_value}"]
+
+
+@PROFILE
+@given(
+    field=st.sampled_from(["partition", "account", "image", "bind", "option"]),
+    value=sneaky | hostile,
+)
+def test_batch_scripts_parse(example, field, value):
+    raw = raw_site(example)
+    raw["sitehub_clusters"] = copy.deepcopy(raw["sitehub_clusters"])
+    index = next(i for i, c in enumerate(raw["sitehub_clusters"]) if c["scheduler"] == "slurm")
+    cluster = raw["sitehub_clusters"][index]
+    options, container = cluster["options"], cluster.setdefault("container", {})
+    cluster["images"] = [{"name": "img", "ref": "/images/x.sif"}]
+    if field == "partition":
+        options["partitions"][0]["name"] = value
+    elif field == "account":
+        options["accounts"].append(value)
+        options["partitions"][0]["accounts"] = [value]
+    elif field == "image":
+        cluster["images"][0]["ref"] = "/images/" + value
+    elif field == "bind":
+        container["binds"] = [*container.get("binds", []), "/" + value]
+    else:
+        container["options"] = [*container.get("options", []), value]
+    site = accepted(example, raw)
+    assume(site is not None)
+    scripts = slurm_samples(site.sitehub_clusters[index])
+    assert any(name.endswith(".sbatch") for name in scripts)
+    for name, text in scripts.items():
+        if name.endswith(".sbatch"):
+            bash_ok(text)
+            directives = [x for x in text.splitlines() if x.startswith("#SBATCH")]
+            assert all(len(shlex.split(x)) == 2 for x in directives), directives
 
 
 def test_hostile_values_are_refused_not_rendered(example):
