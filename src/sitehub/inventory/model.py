@@ -50,11 +50,14 @@ HOSTNAME_RE = re.compile(
 SLURM_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\Z")
 # jupyter_kernelspec (library/) installs kernel directories of at most this many characters.
 KERNEL_NAME_MAX = 100
-# A segment and a route together name the instance's systemd units and directories.
-SEGMENT_MAX = 40
-ROUTE_MAX = 40
-# Links on the landing page: http(s) only (no javascript:, data:, ...), no quoting characters.
-WEB_URL_RE = re.compile(r"https?://[^\s\"'<>\\`]+\Z")
+# A segment and a route together name the instance (<segment>-<route>): its systemd units
+# and directories. The jupyterhub role takes names matching INSTANCE_NAME_RE only.
+INSTANCE_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}\Z")
+SEGMENT_MAX = 29
+ROUTE_MAX = 29
+# Links on the landing page, as the frontend role takes them: https:// or a path on the site
+# (no javascript:, data:, //other.host), without quoting characters.
+WEB_URL_RE = re.compile(r"(?:https://|/(?!/))[^\s\"'<>\\`]*\Z")
 OTP_PERIODS = (30, 60)
 BRUTE_FORCE_MAX_FAILURES = 30
 BRUTE_FORCE_MIN_WAIT_SECONDS = 30
@@ -93,8 +96,8 @@ def _name(value: str) -> str:
 def _web_url(value: str) -> str:
     if not WEB_URL_RE.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not an http:// or https:// link (a javascript: or data: link runs in "
-            "the page); give the full https:// URL of the page"
+            f"'{value}' is neither an https:// link nor a path on this site (a javascript: or "
+            "data: link runs in the page): give the page's https:// URL"
         )
     return value
 

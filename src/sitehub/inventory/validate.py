@@ -33,9 +33,12 @@ from sitehub.inventory.loader import (
 from sitehub.inventory.model import (
     HOSTNAME_RE,
     HUB_API_OFFSET,
+    INSTANCE_NAME_RE,
     PROXY_API_OFFSET,
     REQUIRED_SITE_VARIABLES,
+    ROUTE_RE,
     SCHEDULERS,
+    SEGMENT_RE,
     SITE_VARIABLES,
     FormOptions,
     SiteModel,
@@ -436,6 +439,16 @@ def _check_clusters(report: _Report, raw: dict[str, Any]) -> None:
                 )
             if segment is not None and route is not None:
                 name = f"{segment}-{route}"  # sitehub.deploy.instance_name
+                # only when segment and route are each valid: else their own problem says it
+                parts_valid = SEGMENT_RE.fullmatch(segment) and ROUTE_RE.fullmatch(route)
+                if parts_valid and not INSTANCE_NAME_RE.fullmatch(name):
+                    report.add(
+                        (*here, "instances", i, "route"),
+                        f"this instance would be named '{name}' (<segment>-<route>), which the "
+                        "jupyterhub role refuses as a unit name: it must start with a lower-case "
+                        "letter and hold at most 31 lower-case letters, digits and '-'; "
+                        "change the route id (or shorten the segment)",
+                    )
                 if name in derived_names:
                     report.add(
                         (*here, "instances", i, "route"),

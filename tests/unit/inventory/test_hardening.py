@@ -229,7 +229,7 @@ CASES = [
         "info_url: https://docs.example.org/jupyter",
         'info_url: "javascript:alert(1)"',
         "sitehub_site.info_url",
-        ("http:// or https://",),
+        ("https:// link", "path on this site"),
     ),
     Case(
         "segment-too-long",
@@ -238,7 +238,7 @@ CASES = [
         "segment: local",
         "segment: " + "l" * 300,
         "sitehub_clusters[1].segment",
-        ("at most 40", "systemd"),
+        ("at most 29", "systemd"),
     ),
     Case(
         "partition-too-long",
@@ -248,6 +248,25 @@ CASES = [
         "- name: " + "d" * 100,
         "sitehub_clusters[0].options.partitions[0].name",
         ("Slurm name", "64"),
+    ),
+    Case(
+        "instance-name-for-jupyterhub",
+        "demo",
+        CLUSTERS,
+        "route: local1}",
+        "route: Local_1}",
+        "sitehub_clusters[1].instances[0].route",
+        ("'local-Local_1'", "jupyterhub role", "31"),
+        at="{host: demo-hub1, port: 8100, route: Local_1}",
+    ),
+    Case(
+        "protocol-relative-link",
+        "example",
+        SITE,
+        "info_url: https://docs.example.org/jupyter",
+        "info_url: //evil.example.net/",
+        "sitehub_site.info_url",
+        ("path on this site",),
     ),
     Case(
         "host-name-invalid",
