@@ -58,6 +58,7 @@ ROUTE_MAX = 29
 # Links on the landing page, as the frontend role takes them: https:// or a path on the site
 # (no javascript:, data:, //other.host), without quoting characters.
 WEB_URL_RE = re.compile(r"(?:https://|/(?!/))[^\s\"'<>\\`]*\Z")
+SCHEDD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.@_-]*\Z")
 OTP_PERIODS = (30, 60)
 BRUTE_FORCE_MAX_FAILURES = 30
 BRUTE_FORCE_MIN_WAIT_SECONDS = 30
@@ -509,6 +510,17 @@ class HtcondorPool(Strict):
                     f"'{item}' cannot hold quotes, backslashes, '$' or line breaks: it is "
                     "written into HTCondor submit descriptions and ClassAd expressions"
                 )
+        return value
+
+    @field_validator("schedd")
+    @classmethod
+    def _schedd_name(cls, value: str | None) -> str | None:
+        # the htcondor_submit role asserts the same pattern (SCHEDD_HOST in its config)
+        if value is not None and not SCHEDD_RE.fullmatch(value):
+            raise ValueError(
+                f"schedd '{value}' is not a schedd name: letters, digits, '.', '@', '_' and '-', "
+                "starting with a letter or digit"
+            )
         return value
 
     @field_validator("version")

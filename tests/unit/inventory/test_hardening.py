@@ -269,6 +269,15 @@ CASES = [
         ("path on this site",),
     ),
     Case(
+        "schedd-name",
+        "example",
+        CLUSTERS,
+        "schedd: jupyter-schedd.example.org",
+        'schedd: "jupyter-schedd.example.org; rm"',
+        "sitehub_clusters[0].htcondor.schedd",
+        ("not a schedd name",),
+    ),
+    Case(
         "host-name-invalid",
         "demo",
         HOSTS,
