@@ -4,7 +4,8 @@ A role the playbooks configure from the site variables (frontend, keycloak_realm
 jupyterhub, ...) is the model's: each of its variables (prefix `<role>_`) is either set
 by a playbook from the model, or left at the role's reviewed default. An inventory that
 sets one (group_vars, host_vars) overrides those defaults, unseen by validation, so it
-is refused, unless the model lists it in INVENTORY_ROLE_VARIABLES.
+is refused, unless the model lists it in INVENTORY_ROLE_VARIABLES. Roles applied only to
+demo sites (the Slurm testbed, the demo HTCondor pool) are the demo inventory's to tune.
 """
 
 from __future__ import annotations
@@ -50,15 +51,21 @@ class OwnedVariables:
         )
 
 
+# Roles applied only to demo sites stand in for a facility's own infrastructure (its Slurm
+# cluster, its HTCondor pool): the demo inventory tunes them, the model does not own them.
+DEMO_ONLY = "sitehub_site.demo"
+
+
 def _role_entries(node: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(role, vars) of every role entry and include_role task below node."""
+    """(role, vars) of every role entry and include_role task below node (demo-only ones
+    left out)."""
     found: list[tuple[str, dict[str, Any]]] = []
     if isinstance(node, list):
         for item in node:
             found += _role_entries(item)
     elif isinstance(node, dict):
         role = node.get("role")
-        if isinstance(role, str):
+        if isinstance(role, str) and str(node.get("when", "")).strip() != DEMO_ONLY:
             found.append((role, node.get("vars") or {}))
         for key in _INCLUDE_ROLE:
             spec = node.get(key)
@@ -91,14 +98,16 @@ def owned_role_variables(playbooks: Path | None = None) -> OwnedVariables:
             # play vars such as __site_slurm carry site values into role vars
             via = {str(k): _site_refs(v) for k, v in (play_vars or {}).items()}
             for role, role_vars in _role_entries(play):
+                # a play may set its role's variables as play vars (batch.yml: htcondor_pool)
+                mine = {k: v for k, v in (play_vars or {}).items() if str(k).startswith(role + "_")}
                 refs = {}
-                for name, value in role_vars.items():
+                for name, value in (mine | role_vars).items():
                     text = yaml.safe_dump(value)
                     found = [*_site_refs(value)]
                     found += [r for var, rs in via.items() if var in text for r in rs]
                     refs[str(name)] = tuple(dict.fromkeys(found))
                 if not any(refs.values()):
-                    continue  # a role the model does not configure (the demo's Slurm testbed)
+                    continue  # a role the model does not configure
                 prefixes.add(f"{role}_")
                 for name, used in refs.items():
                     if used:

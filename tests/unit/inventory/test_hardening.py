@@ -351,10 +351,12 @@ def test_role_variables_the_model_exposes_or_does_not_own_pass(site_copy):
     copy = site_copy("demo")
     copy.write("group_vars/keycloak.yml", "---\nkeycloak_tls_cert_src: files/kc.crt\n")
     problems = copy.validate()
-    # slurm_testbed_* (the demo's testbed.yml) is not configured from the model
+    # the demo's testbed.yml tunes demo-only roles (slurm_testbed_*, htcondor_pool_*)
     assert problems == [], "\n".join(map(str, problems))
     owned = owned_role_variables()
     assert owned.refusal("slurm_testbed_users") is None
+    assert owned.refusal("htcondor_pool_cpus") is None  # demo-only role (batch.yml)
+    assert owned.refusal("htcondor_submit_schedd") is not None
     assert owned.refusal("keycloak_tls_cert_src") is None
     assert "keycloak_realm_" in owned.prefixes
 
