@@ -117,7 +117,7 @@ test-roles: setup
 # change), then the kernels, hubs, frontend and browser suites against the same hosts instead
 # of a scenario of their own each.
 SITE_ARTIFACTS := artifacts/site
-SITE_STAGES := site-converge site-idempotence site-check site-kernels site-hubs site-htc site-frontend site-e2e
+SITE_STAGES := site-converge site-idempotence site-check site-configs site-kernels site-hubs site-htc site-frontend site-e2e
 .PHONY: site-test $(SITE_STAGES)
 site-test: $(SITE_STAGES)
 
@@ -138,6 +138,9 @@ site-kernels: venv
 
 site-hubs: venv
 	$(BIN)/ansible-playbook -i inventories/demo tests/site/hubs.yml
+
+site-configs: venv
+	$(BIN)/ansible-playbook -i inventories/demo tests/site/configs.yml
 
 site-htc: venv
 	$(BIN)/ansible-playbook -i inventories/demo tests/site/htc.yml

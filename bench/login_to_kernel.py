@@ -114,7 +114,7 @@ def main() -> int:
         "bench": "bench/login_to_kernel.py",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "site": demo.site_url,
-        "cluster": demo.cluster,
+        "cluster": demo.hpc.segment,
         "user": demo.user,
         "spawn_choice": SPAWN_CHOICE,
         "browser": f"Chromium {chromium_version} (Debian, headless)",

@@ -8,6 +8,10 @@ hub host itself, 127.0.0.1), with the hub venv's Python (it needs only tornado):
         --user alice --concurrent-users bench01,...,bench10 --sequential 20 \\
         --options '{"partition": "debug", "runtime": 10}' > latency.json
 
+Hubs behind a frontend that also sends a secret header (the demo) need --secret-file; hubs of
+different schedulers take their own options (--options-for NAME=JSON), e.g. the demo's Slurm
+and HTCondor clusters side by side (bench/demo_spawn_latency.py runs that on the demo).
+
 N sequential spawns of one user (spawn, wait reachable, stop), alternating between the hubs
 sample by sample, then a round of concurrent spawns of distinct users on each hub. Prints JSON
 with every sample, median / p95 per hub and the ratios of the medians, so sitehub's spawner and
@@ -25,6 +29,7 @@ import time
 from http.cookies import SimpleCookie
 
 HEADER = "X-Sitehub-User"
+FRONTEND_HEADER = "X-Sitehub-Frontend-Secret"
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -48,6 +53,9 @@ def summary(samples: list[float]) -> dict:
 class Session:
     """One user's browser-like session: header login, cookies, xsrf, a token for the server."""
 
+    # from --secret-file: sent with every request, as the frontend does
+    frontend_secret = ""
+
     def __init__(self, base: str, user: str):
         from tornado.httpclient import AsyncHTTPClient
 
@@ -61,6 +69,8 @@ class Session:
         from tornado.httpclient import HTTPRequest
 
         h = dict(headers or {})
+        if self.frontend_secret:
+            h[FRONTEND_HEADER] = self.frontend_secret
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
             if method != "GET" and "_xsrf" in self.cookies:
@@ -126,7 +136,7 @@ async def bench(hubs, user, concurrent_users, sequential, options, timeout) -> l
             if "error" in results[name]:
                 continue
             try:
-                took = await firsts[name].spawn_seconds(options, timeout)
+                took = await firsts[name].spawn_seconds(options[name], timeout)
             except (RuntimeError, TimeoutError, OSError) as exc:  # keep the other hubs' figures
                 results[name]["error"] = str(exc)
                 print(f"{name}: {exc}", file=sys.stderr)
@@ -140,7 +150,9 @@ async def bench(hubs, user, concurrent_users, sequential, options, timeout) -> l
         sessions = [Session(base, u) for u in concurrent_users]
         await asyncio.gather(*(s.login() for s in sessions))
         try:
-            conc = await asyncio.gather(*(s.spawn_seconds(options, timeout) for s in sessions))
+            conc = await asyncio.gather(
+                *(s.spawn_seconds(options[name], timeout) for s in sessions)
+            )
         except (RuntimeError, TimeoutError, OSError) as exc:
             results[name]["error"] = str(exc)
             conc = []
@@ -164,11 +176,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrent-users", default="", help="comma list for the concurrent round")
     p.add_argument("--sequential", type=int, default=20)
     p.add_argument("--options", default="{}", help="user_options JSON for every spawn")
+    p.add_argument(
+        "--options-for", action="append", default=[], help="NAME=JSON: one hub's own options"
+    )
+    p.add_argument("--secret-file", default="", help="file with the frontend's header secret")
     p.add_argument("--timeout", type=float, default=300.0)
     args = p.parse_args(argv)
     hubs = [h.split("=", 1) for h in args.hub]
     users = [u for u in args.concurrent_users.split(",") if u]
-    options = json.loads(args.options)
+    options = {name: json.loads(args.options) for name, _ in hubs}
+    for item in args.options_for:
+        name, text = item.split("=", 1)
+        options[name] = json.loads(text)
+    if args.secret_file:
+        with open(args.secret_file, encoding="utf-8") as handle:
+            Session.frontend_secret = handle.read().strip()
 
     results = asyncio.run(bench(hubs, args.user, users, args.sequential, options, args.timeout))
     medians = {

@@ -560,7 +560,9 @@ class Image(Strict):
 
 
 class ContainerSettings(Strict):
-    """How a Slurm cluster's servers run inside the image a user chose (images, image_dirs)."""
+    """How servers run inside the image a user chose (images, image_dirs): on Slurm, the
+    batch script's runtime command; on HTCondor, the container universe, where `binds`
+    become the execute nodes' Apptainer binds (the other settings are the pool's own)."""
 
     runtime: str = Field(default="apptainer", description="apptainer, or podman (test hosts).")
     binds: list[str] = Field(
