@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "sitehub.testhosts",
     "sitehub.wheelhouse",
     "sitehub.demo",
+    "sitehub.audit.commands",
 )
 
 
