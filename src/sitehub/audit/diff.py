@@ -84,6 +84,10 @@ def compare(old: Report, new: Report) -> list[str]:
         p = after[path]
         who = f"cluster {p.cluster} gets" if p.cluster else "the site gets"
         out.append(f"{who} a new public path {path} ({p.served_by}; login: {p.login})")
+        out += [
+            f"{path} gets a new hub instance {m.instance} on {m.host}:{m.port} (route {m.route})"
+            for m in p.members
+        ]
     for path in before.keys() - after.keys():
         p = before[path]
         who = f"cluster {p.cluster}'s" if p.cluster else "the"

@@ -352,6 +352,9 @@ def check_slurm(report: Report, site: SiteModel, run: Runner) -> list[Drift]:
     for g in report.grants:
         if g.kind == "group" and g.subject.startswith("user "):
             groups.setdefault(g.subject.removeprefix("user "), []).append(g.value)
+    # Slurm's own root association is no user of the site
+    strangers = sorted({a.user for a in assocs} - set(groups) - {"root"})
+    assocs = [a for a in assocs if a.user in groups]
     live = slurm_grants(site, partitions, nodes, assocs, groups, "live")
     key = lambda g: (g.subject, g.kind, g.value, g.cluster, g.detail)  # noqa: E731
     claimed = {
@@ -378,6 +381,15 @@ def check_slurm(report: Report, site: SiteModel, run: Runner) -> list[Drift]:
             f"{k[0]} may use partition {k[2]} on cluster {k[3]} {k[4]}".strip(),
         )
         for k in sorted(found - claimed)
+    ]
+    drifts += [
+        Drift(
+            controller,
+            "Slurm associations",
+            "users the inventory names",
+            f"user {name} has associations",
+        )
+        for name in strangers
     ]
     names = {p.name for p in partitions}
     for cluster in site.sitehub_clusters:
