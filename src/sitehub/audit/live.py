@@ -165,7 +165,7 @@ DIRECTIVES = (
 
 def parse_vhosts(text: str) -> list[tuple[int, str, str]]:
     """`apache2ctl -S` -> [(port, server name, config file)]."""
-    out = [(int(m[2]), m[3], m[4]) for m in _VHOST.findall(text) if m[3] != "is"]
+    out = [(int(m[1]), m[2], m[3]) for m in _VHOST.findall(text)]
     out += [(int(m[0]), m[1], m[2]) for m in _PORT_VHOST.findall(text)]
     return sorted(set(out))
 
@@ -356,32 +356,26 @@ def check_slurm(report: Report, site: SiteModel, run: Runner) -> list[Drift]:
     strangers = sorted({a.user for a in assocs} - set(groups) - {"root"})
     assocs = [a for a in assocs if a.user in groups]
     live = slurm_grants(site, partitions, nodes, assocs, groups, "live")
-    key = lambda g: (g.subject, g.kind, g.value, g.cluster, g.detail)  # noqa: E731
-    claimed = {
-        key(g)
+
+    def keyed(items):
+        return {(g.subject, g.value, g.cluster): g.detail for g in items}
+
+    claimed = keyed(
+        g
         for g in report.grants
-        if g.kind == "partition"
-        and (g.subject.startswith("user ") or g.subject.startswith("group "))
-    }
-    found = {key(g) for g in live}
-    drifts = [
-        Drift(
-            controller,
-            "Slurm entitlement",
-            f"{k[0]} may use partition {k[2]} ({k[4]})".strip(),
-            "not so in Slurm",
-        )
-        for k in sorted(claimed - found)
-    ]
-    drifts += [
-        Drift(
-            controller,
-            "Slurm entitlement",
-            "not granted by the inventory",
-            f"{k[0]} may use partition {k[2]} on cluster {k[3]} {k[4]}".strip(),
-        )
-        for k in sorted(found - claimed)
-    ]
+        if g.kind == "partition" and g.subject.startswith(("user ", "group "))
+    )
+    found = keyed(live)
+    drifts = []
+    for key in sorted(claimed.keys() | found.keys()):
+        who, part, seg = key
+        what = f"{who} may use partition {part} on cluster {seg}"
+        if key not in found:
+            drifts.append(Drift(controller, what, claimed[key] or "granted", "not in Slurm"))
+        elif key not in claimed:
+            drifts.append(Drift(controller, what, "not granted", found[key] or "granted"))
+        elif claimed[key] != found[key]:
+            drifts.append(Drift(controller, what, claimed[key], found[key]))
     drifts += [
         Drift(
             controller,

@@ -1,0 +1,193 @@
+"""--live against recorded outputs of the demo's hosts (real `ss`, apache2ctl, Slurm formats)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sitehub.audit.live import (
+    check_apache,
+    check_live,
+    check_ports,
+    check_realm,
+    check_slurm,
+    parse_modules,
+    parse_ss,
+    parse_vhosts,
+)
+from sitehub.audit.source import load_site
+from sitehub.render.frontend import render_frontend
+
+from .conftest import FIXTURES, INVENTORIES
+
+SITE_CONF = "/etc/apache2/sites-enabled/sitehub.conf"
+
+
+@pytest.fixture(scope="module")
+def demo_site():
+    return load_site(INVENTORIES / "demo")[1]
+
+
+class FakeHosts:
+    """Answers podman exec as the demo's hosts did; tests change one answer to make drift."""
+
+    def __init__(self, site):
+        self.answers = {}
+        for host in (
+            "demo-hub1",
+            "demo-hub2",
+            "demo-frontend",
+            "demo-keycloak",
+            "demo-slurmctl",
+            "demo-c1",
+            "demo-c2",
+        ):
+            self.answers[(host, "ss -ltnH")] = (FIXTURES / f"ss_{host}.txt").read_text()
+        self.answers[("demo-frontend", "apache2ctl -S")] = (
+            FIXTURES / "apache2ctl_S.txt"
+        ).read_text()
+        self.answers[("demo-frontend", "apache2ctl -M")] = (
+            FIXTURES / "apache2ctl_M.txt"
+        ).read_text()
+        self.answers[("demo-frontend", f"cat {SITE_CONF}")] = render_frontend(site)[
+            "sitehub-site.conf"
+        ]
+        self.answers[("demo-slurmctl", "scontrol show partition -o")] = (
+            FIXTURES / "scontrol_show_partition.txt"
+        ).read_text()
+        self.answers[("demo-slurmctl", "scontrol show node -o")] = (
+            FIXTURES / "scontrol_show_node.txt"
+        ).read_text()
+        self.answers[("demo-slurmctl", "sacctmgr")] = (
+            FIXTURES / "sacctmgr_show_assoc.txt"
+        ).read_text()
+        self.realm = json.loads((FIXTURES / "realm_sitehub.json").read_text())
+        self.stdin = []
+        self.argv = []
+
+    def __call__(self, host, argv, stdin=None):
+        self.argv.append(argv)
+        self.stdin.append(stdin)
+        if argv[:2] == ["python3", "-c"]:
+            return 0, json.dumps(self.realm), ""
+        key = (host, "sacctmgr") if argv[0] == "sacctmgr" else (host, " ".join(argv))
+        if key not in self.answers:
+            return 1, "", f'Error: no container with name or ID "{host}" found'
+        return 0, self.answers[key], ""
+
+
+def test_parse_ss():
+    text = (
+        "LISTEN 0      511          0.0.0.0:8000       0.0.0.0:*\n"
+        "LISTEN 0      4096   127.0.0.53%lo:53         0.0.0.0:*\n"
+        "LISTEN 0      50                 *:8443             *:*\n"
+        "LISTEN 0      128             [::]:22            [::]:*\n"
+    )
+    assert parse_ss(text) == {("0.0.0.0", 8000), ("127.0.0.53", 53), ("*", 8443), ("[::]", 22)}
+
+
+def test_parse_apache():
+    vhosts = parse_vhosts((FIXTURES / "apache2ctl_S.txt").read_text())
+    assert vhosts == [(80, "localhost", SITE_CONF), (443, "localhost", SITE_CONF)]
+    named = (
+        "*:443                  is a NameVirtualHost\n"
+        "         default server localhost (/etc/a.conf:3)\n"
+        "         port 443 namevhost localhost (/etc/a.conf:3)\n"
+    )
+    assert parse_vhosts(named) == [(443, "localhost", "/etc/a.conf")]
+    modules = parse_modules((FIXTURES / "apache2ctl_M.txt").read_text())
+    assert {"auth_mellon", "ssl", "proxy_hcheck", "core"} <= modules
+
+
+def test_recorded_demo_has_no_drift(demo_report, demo_site, tmp_path):
+    hosts = FakeHosts(demo_site)
+    assert check_ports(demo_report, hosts) == []
+    assert check_apache(demo_report, demo_site, hosts) == []
+    assert check_realm(demo_report, demo_site, hosts, "pw") == []
+    assert check_slurm(demo_report, demo_site, hosts) == []
+
+
+def test_an_extra_listener_is_drift(demo_report, demo_site):
+    hosts = FakeHosts(demo_site)
+    hosts.answers[("demo-hub2", "ss -ltnH")] += (
+        "LISTEN 0      5            0.0.0.0:8765       0.0.0.0:*\n"
+    )
+    drifts = check_ports(demo_report, hosts)
+    assert [(d.host, d.check, d.actual) for d in drifts] == [
+        ("demo-hub2", "port 8765", "listening on 0.0.0.0:8765")
+    ]
+
+
+def test_a_missing_or_widened_listener_is_drift(demo_report, demo_site):
+    hosts = FakeHosts(demo_site)
+    text = hosts.answers[("demo-hub1", "ss -ltnH")]
+    text = text.replace("127.0.0.1:8181", "0.0.0.0:8181")
+    text = "\n".join(line for line in text.splitlines() if ":8100 " not in line)
+    hosts.answers[("demo-hub1", "ss -ltnH")] = text
+    drifts = {d.check: d for d in check_ports(demo_report, hosts)}
+    assert drifts["port 8181 (hub API of local-local1)"].expected == "bound to loopback"
+    assert drifts["port 8181 (hub API of local-local1)"].actual == "bound to every address"
+    assert drifts["port 8100 (configurable-http-proxy of local-local1)"].actual == (
+        "nothing listening"
+    )
+
+
+def test_apache_drift(demo_report, demo_site):
+    hosts = FakeHosts(demo_site)
+    conf = hosts.answers[("demo-frontend", f"cat {SITE_CONF}")]
+    hosts.answers[("demo-frontend", f"cat {SITE_CONF}")] = conf.replace(
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3", "SSLProtocol -all +TLSv1.1 +TLSv1.2 +TLSv1.3"
+    )
+    hosts.answers[("demo-frontend", "apache2ctl -M")] += " status_module (shared)\n"
+    drifts = check_apache(demo_report, demo_site, hosts)
+    found = {(d.check, d.expected, d.actual) for d in drifts}
+    assert (SITE_CONF, "SSLProtocol -all +TLSv1.2 +TLSv1.3", "missing or different") in found
+    assert (
+        SITE_CONF,
+        "not in the rendered configuration",
+        "SSLProtocol -all +TLSv1.1 +TLSv1.2 +TLSv1.3",
+    ) in found
+    assert ("Apache module status", "not loaded", "loaded") in found
+
+
+def test_realm_drift_and_password_on_stdin(demo_report, demo_site):
+    hosts = FakeHosts(demo_site)
+    hosts.realm["otpPolicyPeriod"] = 60
+    hosts.realm["bruteForceProtected"] = False
+    drifts = check_realm(demo_report, demo_site, hosts, "s3cret-pw")
+    assert {(d.check, d.expected, d.actual) for d in drifts} == {
+        ("realm sitehub otpPolicyPeriod", "30", "60"),
+        ("realm sitehub bruteForceProtected", "true", "false"),
+    }
+    # the password travels on stdin, never in the command line
+    assert hosts.stdin[-1] == "s3cret-pw"
+    assert not any("s3cret-pw" in " ".join(argv) for argv in hosts.argv)
+
+
+def test_slurm_drift(demo_report, demo_site):
+    hosts = FakeHosts(demo_site)
+    assocs = hosts.answers[("demo-slurmctl", "sacctmgr")]
+    hosts.answers[("demo-slurmctl", "sacctmgr")] = (
+        assocs.replace("demo|tier3|alice||scavenger,usatlas|usatlas\n", "")
+        + "demo|tier3|bob||usatlas|usatlas\ndemo|default|mallory||normal|normal\n"
+    )
+    drifts = {d.check: d for d in check_slurm(demo_report, demo_site, hosts)}
+    usatlas = drifts["user alice may use partition usatlas on cluster hpc"]
+    assert usatlas.expected.startswith("accounts tier3 (QOS usatlas)")
+    assert usatlas.actual == "not in Slurm"
+    # bob is not in group atlas: AllowGroups still keeps him out of usatlas...
+    assert "user bob may use partition usatlas on cluster hpc" not in drifts
+    # ...but his new tier3 association reaches the debug partition
+    debug = drifts["user bob may use partition debug on cluster hpc"]
+    assert "tier3 (QOS usatlas)" in debug.actual and "tier3" not in debug.expected
+    assert drifts["Slurm associations"].actual == "user mallory has associations"
+
+
+def test_unreachable_host_is_drift(demo_report, demo_site, tmp_path):
+    hosts = FakeHosts(demo_site)
+    del hosts.answers[("demo-c2", "ss -ltnH")]
+    drifts = check_live(demo_report, demo_site, tmp_path, hosts)
+    assert any(d.host == "demo-c2" and d.check == "host reachable" for d in drifts)
+    # no demo secrets in tmp_path: the realm is reported as not checked, not as matching
+    assert any(d.check == "Keycloak admin API" for d in drifts)
