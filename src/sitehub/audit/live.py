@@ -37,6 +37,7 @@ from sitehub.inventory.model import SiteModel
 from sitehub.render.frontend import render_frontend, role_files
 
 Runner = Callable[[str, list[str], str | None], tuple[int, str, str]]
+SS = ["ss", "-ltnpH"]  # listening TCP sockets, numeric, with their process, no header
 LOOPBACK = ("127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1", "[::ffff:127.0.0.1]")
 WILDCARD = (*ALL_ADDRESSES, "[::ffff:0.0.0.0]", "::ffff:0.0.0.0")
 
@@ -73,18 +74,25 @@ def podman_runner(host: str, argv: list[str], stdin: str | None = None) -> tuple
 # --- ports ---------------------------------------------------------------------------------
 
 
-def parse_ss(text: str) -> set[tuple[str, int]]:
-    """`ss -ltnH` lines -> {(bind address, port)}; IPv6 addresses keep their brackets."""
-    out = set()
+def parse_ss(text: str) -> dict[tuple[str, int], str]:
+    """`ss -ltnpH` lines -> {(bind address, port): process name ("" when not shown)}.
+
+    IPv6 addresses keep their brackets; `-p` adds `users:(("node",pid=1,fd=18))`."""
+    out = {}
     for line in text.splitlines():
         cols = line.split()
         if len(cols) < 4 or cols[0] != "LISTEN":
             continue
         addr, _, port = cols[3].rpartition(":")
         addr = addr.split("%", 1)[0]  # 127.0.0.53%lo
+        process = re.search(r'users:\(\("([^"]+)"', line)
         if port.isdigit():
-            out.add((addr, int(port)))
+            out[(addr, int(port))] = process.group(1) if process else ""
     return out
+
+
+# The audit says HTCondor daemons listen on ports HTCondor chooses: any port of theirs is expected.
+DYNAMIC_PORT_PROCESSES = {"HTCondor": "condor_"}
 
 
 def _bind_kind(addr: str) -> str:
@@ -98,11 +106,15 @@ def _bind_kind(addr: str) -> str:
 def check_ports(report: Report, run: Runner) -> list[Drift]:
     drifts: list[Drift] = []
     by_host: dict[str, dict[int, Any]] = {}
+    # the hosts with a dynamic-port listener only are checked too
     for item in report.listeners:
-        if item.port and not item.host.startswith("controller"):
-            by_host.setdefault(item.host, {})[item.port] = item
+        if item.host.startswith("controller"):
+            continue
+        ports = by_host.setdefault(item.host, {})
+        if item.port:
+            ports[item.port] = item
     for host, expected in by_host.items():
-        rc, out, err = run(host, ["ss", "-ltnH"], None)
+        rc, out, err = run(host, SS, None)
         if rc != 0:
             drifts.append(
                 Drift(host, "host reachable", "a running host", err.strip() or f"rc {rc}")
@@ -130,14 +142,23 @@ def check_ports(report: Report, run: Runner) -> list[Drift]:
                         f"bound to {', '.join(sorted(kinds))}",
                     )
                 )
-        for addr, port in sorted(actual):
+        dynamic = tuple(
+            prefix
+            for item in report.listeners
+            if item.host == host and not item.port
+            for service, prefix in DYNAMIC_PORT_PROCESSES.items()
+            if item.service.startswith(service)
+        )
+        for (addr, port), process in sorted(actual.items()):
+            if dynamic and process.startswith(dynamic):
+                continue
             if port not in expected:
                 drifts.append(
                     Drift(
                         host,
                         f"port {port}",
                         "not listening (the audit knows no service there)",
-                        f"listening on {addr or '*'}:{port}",
+                        f"listening on {addr or '*'}:{port}" + (f" ({process})" if process else ""),
                     )
                 )
     return drifts

@@ -43,7 +43,7 @@ class FakeHosts:
             "demo-c1",
             "demo-c2",
         ):
-            self.answers[(host, "ss -ltnH")] = (FIXTURES / f"ss_{host}.txt").read_text()
+            self.answers[(host, "ss -ltnpH")] = (FIXTURES / f"ss_{host}.txt").read_text()
         self.answers[("demo-frontend", "apache2ctl -S")] = (
             FIXTURES / "apache2ctl_S.txt"
         ).read_text()
@@ -82,9 +82,14 @@ def test_parse_ss():
         "LISTEN 0      511          0.0.0.0:8000       0.0.0.0:*\n"
         "LISTEN 0      4096   127.0.0.53%lo:53         0.0.0.0:*\n"
         "LISTEN 0      50                 *:8443             *:*\n"
-        "LISTEN 0      128             [::]:22            [::]:*\n"
+        'LISTEN 0      128             [::]:22            [::]:*    users:(("sshd",pid=91,fd=4))\n'
     )
-    assert parse_ss(text) == {("0.0.0.0", 8000), ("127.0.0.53", 53), ("*", 8443), ("[::]", 22)}
+    assert parse_ss(text) == {
+        ("0.0.0.0", 8000): "",
+        ("127.0.0.53", 53): "",
+        ("*", 8443): "",
+        ("[::]", 22): "sshd",
+    }
 
 
 def test_parse_apache():
@@ -110,7 +115,7 @@ def test_recorded_demo_has_no_drift(demo_report, demo_site, tmp_path):
 
 def test_an_extra_listener_is_drift(demo_report, demo_site):
     hosts = FakeHosts(demo_site)
-    hosts.answers[("demo-hub2", "ss -ltnH")] += (
+    hosts.answers[("demo-hub2", "ss -ltnpH")] += (
         "LISTEN 0      5            0.0.0.0:8765       0.0.0.0:*\n"
     )
     drifts = check_ports(demo_report, hosts)
@@ -119,12 +124,38 @@ def test_an_extra_listener_is_drift(demo_report, demo_site):
     ]
 
 
+def test_extra_listener_names_its_process(demo_report, demo_site):
+    hosts = FakeHosts(demo_site)
+    hosts.answers[("demo-hub1", "ss -ltnpH")] += (
+        "LISTEN 0      5            0.0.0.0:8765       0.0.0.0:*    "
+        'users:(("python3",pid=7,fd=3))\n'
+    )
+    (drift,) = check_ports(demo_report, hosts)
+    assert drift.actual == "listening on 0.0.0.0:8765 (python3)"
+
+
+def test_htcondor_daemons_may_take_any_port(example_report):
+    # jupyter10 runs an HTC hub; condor_master listens where HTCondor chooses
+    ss = (
+        "LISTEN 0 511 0.0.0.0:8000 0.0.0.0:*\nLISTEN 0 511 127.0.0.1:8001 0.0.0.0:*\n"
+        "LISTEN 0 128 0.0.0.0:8081 0.0.0.0:*\n"
+        'LISTEN 0 128 0.0.0.0:40121 0.0.0.0:* users:(("condor_master",pid=5,fd=7))\n'
+        'LISTEN 0 128 0.0.0.0:40999 0.0.0.0:* users:(("python3",pid=6,fd=3))\n'
+    )
+
+    def run(host, argv, stdin=None):
+        return (0, ss, "") if host == "jupyter10.example.org" else (1, "", "down")
+
+    drifts = [d for d in check_ports(example_report, run) if d.host == "jupyter10.example.org"]
+    assert [d.check for d in drifts] == ["port 40999"]
+
+
 def test_a_missing_or_widened_listener_is_drift(demo_report, demo_site):
     hosts = FakeHosts(demo_site)
-    text = hosts.answers[("demo-hub1", "ss -ltnH")]
+    text = hosts.answers[("demo-hub1", "ss -ltnpH")]
     text = text.replace("127.0.0.1:8181", "0.0.0.0:8181")
     text = "\n".join(line for line in text.splitlines() if ":8100 " not in line)
-    hosts.answers[("demo-hub1", "ss -ltnH")] = text
+    hosts.answers[("demo-hub1", "ss -ltnpH")] = text
     drifts = {d.check: d for d in check_ports(demo_report, hosts)}
     assert drifts["port 8181 (hub API of local-local1)"].expected == "bound to loopback"
     assert drifts["port 8181 (hub API of local-local1)"].actual == "bound to every address"
@@ -186,7 +217,7 @@ def test_slurm_drift(demo_report, demo_site):
 
 def test_unreachable_host_is_drift(demo_report, demo_site, tmp_path):
     hosts = FakeHosts(demo_site)
-    del hosts.answers[("demo-c2", "ss -ltnH")]
+    del hosts.answers[("demo-c2", "ss -ltnpH")]
     drifts = check_live(demo_report, demo_site, tmp_path, hosts)
     assert any(d.host == "demo-c2" and d.check == "host reachable" for d in drifts)
     # no demo secrets in tmp_path: the realm is reported as not checked, not as matching
