@@ -927,7 +927,10 @@ def departures(site: SiteModel, fv: dict[str, Any]) -> list[Departure]:
                 _fmt(value),
                 _fmt(rec),
                 "weaker" if weaker else "stricter",
-                why if weaker else f"stricter than recommended ({why} otherwise)",
+                why
+                if weaker
+                else "stricter than recommended: attackers get fewer guesses, users who "
+                "mistype wait longer",
             )
         )
     if identity.brute_force.permanent_lockout != recommended_bf.permanent_lockout:
