@@ -448,9 +448,9 @@ def _cluster_resources(cluster: Cluster, everyone: str) -> list[Grant]:
         if opts.discover:
             out.append(
                 Grant(
-                    "each user, as Slurm's associations allow",
-                    "partitions, accounts and QOS read from Slurm at spawn time",
-                    "(discover: true)",
+                    "each user",
+                    "partitions, accounts and QOS",
+                    "that Slurm's associations allow (discover: true, read at spawn time)",
                     seg,
                     "Slurm",
                 )
