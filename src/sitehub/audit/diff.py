@@ -62,8 +62,16 @@ def audit_at(inventory: str | Path, rev: str, vault_password_files=()) -> Report
     return report
 
 
-def _keyed(items, key):
-    return {key(item): item for item in items}
+def _match(old, new, key):
+    """(added, removed, kept pairs) of two lists of records, matched by key, in key order."""
+    a = {key(item): item for item in old}
+    b = {key(item): item for item in new}
+    order = lambda keys: sorted(keys, key=str)  # noqa: E731
+    return (
+        [b[k] for k in order(b.keys() - a.keys())],
+        [a[k] for k in order(a.keys() - b.keys())],
+        [(a[k], b[k]) for k in order(a.keys() & b.keys())],
+    )
 
 
 def _changed(label: str, old, new, fields: tuple[str, ...]) -> list[str]:
@@ -75,54 +83,49 @@ def _changed(label: str, old, new, fields: tuple[str, ...]) -> list[str]:
     return out
 
 
-def compare(old: Report, new: Report) -> list[str]:
-    """Every difference that matters to an auditor, one sentence each."""
-    out: list[str] = []
-    # exposure: paths and who serves them
-    before, after = _keyed(old.paths, lambda p: p.path), _keyed(new.paths, lambda p: p.path)
-    for path in after.keys() - before.keys():
-        p = after[path]
+def _paths(old: Report, new: Report) -> list[str]:
+    added, removed, kept = _match(old.paths, new.paths, lambda p: p.path)
+    out = []
+    for p in added:
         who = f"cluster {p.cluster} gets" if p.cluster else "the site gets"
-        out.append(f"{who} a new public path {path} ({p.served_by}; login: {p.login})")
-        out += [
-            f"{path} gets a new hub instance {m.instance} on {m.host}:{m.port} (route {m.route})"
-            for m in p.members
-        ]
-    for path in before.keys() - after.keys():
-        p = before[path]
+        out.append(f"{who} a new public path {p.path} ({p.served_by}; login: {p.login})")
+        out += [_new_member(p.path, m) for m in p.members]
+    for p in removed:
         who = f"cluster {p.cluster}'s" if p.cluster else "the"
-        out.append(f"{who} public path {path} is gone")
-    for path in sorted(before.keys() & after.keys()):
-        a, b = before[path], after[path]
+        out.append(f"{who} public path {p.path} is gone")
+    for a, b in kept:
         if a.login != b.login:
-            out.append(f"{path}: login changes from '{a.login}' to '{b.login}'")
-        am = {m.instance: m for m in a.members}
-        bm = {m.instance: m for m in b.members}
-        for name in sorted(bm.keys() - am.keys()):
-            m = bm[name]
-            out.append(
-                f"{path} gets a new hub instance {name} on {m.host}:{m.port} (route {m.route})"
-            )
-        for name in sorted(am.keys() - bm.keys()):
-            out.append(f"{path} loses hub instance {name} ({am[name].host}:{am[name].port})")
-        for name in sorted(am.keys() & bm.keys()):
-            out += _changed(f"{path} instance {name}", am[name], bm[name], ("host", "port"))
-        out += _changed(path, a, b, ("sticky", "failover", "why"))
-    # listeners
-    lkey = lambda item: (item.host, item.port, item.service)  # noqa: E731
-    la, lb = _keyed(old.listeners, lkey), _keyed(new.listeners, lkey)
-    for key in sorted(lb.keys() - la.keys(), key=str):
-        item = lb[key]
-        out.append(
-            f"{item.host} now listens on port {item.port} ({item.service}, bound to "
-            f"{item.bind}; who may connect: {item.who})"
-        )
-    for key in sorted(la.keys() - lb.keys(), key=str):
-        item = la[key]
-        out.append(f"{item.host} no longer listens on port {item.port} ({item.service})")
-    for key in sorted(la.keys() & lb.keys(), key=str):
-        out += _changed(f"{key[0]}:{key[1]} ({key[2]})", la[key], lb[key], ("bind", "who"))
-    # authentication
+            out.append(f"{a.path}: login changes from '{a.login}' to '{b.login}'")
+        new_members, gone, same = _match(a.members, b.members, lambda m: m.instance)
+        out += [_new_member(a.path, m) for m in new_members]
+        out += [f"{a.path} loses hub instance {m.instance} ({m.host}:{m.port})" for m in gone]
+        for ma, mb in same:
+            out += _changed(f"{a.path} instance {ma.instance}", ma, mb, ("host", "port"))
+        out += _changed(a.path, a, b, ("sticky", "failover", "why"))
+    return out
+
+
+def _new_member(path: str, m) -> str:
+    return f"{path} gets a new hub instance {m.instance} on {m.host}:{m.port} (route {m.route})"
+
+
+def _listeners(old: Report, new: Report) -> list[str]:
+    added, removed, kept = _match(
+        old.listeners, new.listeners, lambda i: (i.host, i.port, i.service)
+    )
+    out = [
+        f"{i.host} now listens on port {i.port} ({i.service}, bound to {i.bind}; who may "
+        f"connect: {i.who})"
+        for i in added
+    ]
+    out += [f"{i.host} no longer listens on port {i.port} ({i.service})" for i in removed]
+    for a, b in kept:
+        out += _changed(f"{a.host}:{a.port} ({a.service})", a, b, ("bind", "who"))
+    return out
+
+
+def _auth(old: Report, new: Report) -> list[str]:
+    out = []
     for a, b in zip(old.auth, new.auth, strict=False):
         for area in ("mfa", "brute_force"):
             da, db = getattr(a, area), getattr(b, area)
@@ -133,49 +136,61 @@ def compare(old: Report, new: Report) -> list[str]:
                         f"{da.get(name)} to {db.get(name)}"
                     )
         out += _changed("authentication", a, b, ("realm", "idp", "user_source", "sp_entity_id"))
-        sa, sb = _keyed(a.sessions, lambda s: s.layer), _keyed(b.sessions, lambda s: s.layer)
-        for layer in sorted(sa.keys() & sb.keys()):
-            out += _changed(layer, sa[layer], sb[layer], ("idle_seconds", "max_seconds"))
-    # TLS
-    ta, tb = _keyed(old.tls, lambda t: t.endpoint), _keyed(new.tls, lambda t: t.endpoint)
-    for key in sorted(ta.keys() & tb.keys()):
-        out += _changed(f"TLS of {key}", ta[key], tb[key], ("protocols", "ciphers", "hsts_max_age"))
-    # entitlements
-    ga = {(g.subject, g.kind, g.value, g.cluster): g for g in old.grants}
-    gb = {(g.subject, g.kind, g.value, g.cluster): g for g in new.grants}
-    for key in sorted(gb.keys() - ga.keys()):
-        out.append(gb[key].sentence("may now"))
-    for key in sorted(ga.keys() - gb.keys()):
-        out.append(ga[key].sentence("may no longer"))
-    for key in sorted(ga.keys() & gb.keys()):
-        if ga[key].detail != gb[key].detail:
-            out.append(
-                f"{ga[key].sentence()}: {ga[key].detail or '-'} becomes {gb[key].detail or '-'}"
-            )
-    # secrets
-    sa2, sb2 = _keyed(old.secrets, lambda s: s.name), _keyed(new.secrets, lambda s: s.name)
-    for name in sorted(sb2.keys() - sa2.keys()):
-        out.append(f"new secret {name} ({sb2[name].origin}: {sb2[name].detail})")
-    for name in sorted(sa2.keys() - sb2.keys()):
-        out.append(f"secret {name} is no longer used")
-    for name in sorted(sa2.keys() & sb2.keys()):
-        if sa2[name].origin != sb2[name].origin:
-            out.append(f"secret {name} now comes from {sb2[name].origin} (was {sa2[name].origin})")
-    # departures
-    da2 = {d.setting: d for d in old.departures}
-    db2 = {d.setting: d for d in new.departures}
-    for key in sorted(db2.keys() - da2.keys()):
-        d = db2[key]
-        out.append(
-            f"new departure ({d.severity}): {key} is {d.value}, recommended "
-            f"{d.recommended}: {d.why}"
-        )
-    for key in sorted(da2.keys() - db2.keys()):
-        out.append(f"departure resolved: {key} (was {da2[key].value})")
-    for key in sorted(da2.keys() & db2.keys()):
-        if asdict(da2[key]) != asdict(db2[key]):
-            out.append(f"departure {key}: now {db2[key].value} ({db2[key].severity})")
+        for sa, sb in _match(a.sessions, b.sessions, lambda s: s.layer)[2]:
+            out += _changed(sa.layer, sa, sb, ("idle_seconds", "max_seconds"))
+    for ta, tb in _match(old.tls, new.tls, lambda t: t.endpoint)[2]:
+        out += _changed(f"TLS of {ta.endpoint}", ta, tb, ("protocols", "ciphers", "hsts_max_age"))
     return out
+
+
+def _grants(old: Report, new: Report) -> list[str]:
+    added, removed, kept = _match(
+        old.grants, new.grants, lambda g: (g.subject, g.kind, g.value, g.cluster)
+    )
+    out = [g.sentence("may now") for g in added]
+    out += [g.sentence("may no longer") for g in removed]
+    out += [
+        f"{a.sentence()}: {a.detail or '-'} becomes {b.detail or '-'}"
+        for a, b in kept
+        if a.detail != b.detail
+    ]
+    return out
+
+
+def _secrets_and_departures(old: Report, new: Report) -> list[str]:
+    added, removed, kept = _match(old.secrets, new.secrets, lambda s: s.name)
+    out = [f"new secret {s.name} ({s.origin}: {s.detail})" for s in added]
+    out += [f"secret {s.name} is no longer used" for s in removed]
+    out += [
+        f"secret {a.name} now comes from {b.origin} (was {a.origin})"
+        for a, b in kept
+        if a.origin != b.origin
+    ]
+    added, removed, kept = _match(old.departures, new.departures, lambda d: d.setting)
+    out += [
+        f"new departure ({d.severity}): {d.setting} is {d.value}, recommended "
+        f"{d.recommended}: {d.why}"
+        for d in added
+    ]
+    out += [f"departure resolved: {d.setting} (was {d.value})" for d in removed]
+    out += [
+        f"departure {b.setting}: now {b.value} ({b.severity})"
+        for a, b in kept
+        if asdict(a) != asdict(b)
+    ]
+    return out
+
+
+def compare(old: Report, new: Report) -> list[str]:
+    """Every difference that matters to an auditor, one sentence each: exposure (paths,
+    instances, listeners), authentication and TLS, entitlements, secrets, departures."""
+    return [
+        *_paths(old, new),
+        *_listeners(old, new),
+        *_auth(old, new),
+        *_grants(old, new),
+        *_secrets_and_departures(old, new),
+    ]
 
 
 def diff_revisions(inventory: str, rev1: str, rev2: str, vault_password_files=()) -> list[str]:

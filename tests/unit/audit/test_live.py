@@ -44,24 +44,18 @@ class FakeHosts:
             "demo-c2",
         ):
             self.answers[(host, "ss -ltnpH")] = (FIXTURES / f"ss_{host}.txt").read_text()
-        self.answers[("demo-frontend", "apache2ctl -S")] = (
-            FIXTURES / "apache2ctl_S.txt"
-        ).read_text()
-        self.answers[("demo-frontend", "apache2ctl -M")] = (
-            FIXTURES / "apache2ctl_M.txt"
-        ).read_text()
-        self.answers[("demo-frontend", f"cat {SITE_CONF}")] = render_frontend(site)[
-            "sitehub-site.conf"
-        ]
-        self.answers[("demo-slurmctl", "scontrol show partition -o")] = (
-            FIXTURES / "scontrol_show_partition.txt"
-        ).read_text()
-        self.answers[("demo-slurmctl", "scontrol show node -o")] = (
-            FIXTURES / "scontrol_show_node.txt"
-        ).read_text()
-        self.answers[("demo-slurmctl", "sacctmgr")] = (
-            FIXTURES / "sacctmgr_show_assoc.txt"
-        ).read_text()
+        recorded = {
+            ("demo-frontend", "apache2ctl -S"): "apache2ctl_S.txt",
+            ("demo-frontend", "apache2ctl -M"): "apache2ctl_M.txt",
+            ("demo-slurmctl", "scontrol show partition -o"): "scontrol_show_partition.txt",
+            ("demo-slurmctl", "scontrol show node -o"): "scontrol_show_node.txt",
+            ("demo-slurmctl", "sacctmgr"): "sacctmgr_show_assoc.txt",
+        }
+        for key, name in recorded.items():
+            self.answers[key] = (FIXTURES / name).read_text()
+        # the role's template rendered for the demo: what the converge writes
+        conf = render_frontend(site)["sitehub-site.conf"]
+        self.answers[("demo-frontend", f"cat {SITE_CONF}")] = conf
         self.realm = json.loads((FIXTURES / "realm_sitehub.json").read_text())
         self.stdin = []
         self.argv = []
