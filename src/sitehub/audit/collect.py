@@ -45,7 +45,7 @@ from sitehub.inventory.loader import (
     is_vaulted,
     origin_of,
 )
-from sitehub.inventory.model import BruteForce, Cluster, OtpPolicy, SiteModel, Tls
+from sitehub.inventory.model import BruteForce, Cluster, Identity, OtpPolicy, SiteModel, Tls
 from sitehub.inventory.validate import _display_path, required_secrets
 from sitehub.render.frontend import template_vars
 from sitehub.wheelhouse import repo_root
@@ -435,12 +435,12 @@ def grants(site: SiteModel, host_vars: dict[str, dict[str, Any]]) -> list[Grant]
         )
         for admin in [*hub_defaults["jupyterhub_admin_users"], *cluster.admin_users]:
             out.append(Grant(f"user {admin}", "hub admin rights", "", seg, "admin_users"))
-        out += _cluster_resources(cluster, everyone)
+        out += _cluster_resources(cluster, identity, everyone)
     out += _testbed_grants(site, host_vars)
     return out
 
 
-def _cluster_resources(cluster: Cluster, everyone: str) -> list[Grant]:
+def _cluster_resources(cluster: Cluster, identity: Identity, everyone: str) -> list[Grant]:
     seg = cluster.segment
     out: list[Grant] = []
     opts = cluster.options
@@ -475,17 +475,31 @@ def _cluster_resources(cluster: Cluster, everyone: str) -> list[Grant]:
                 )
     if cluster.scheduler == "htcondor" and cluster.htcondor is not None:
         pool = cluster.htcondor
+        limits = f"up to {pool.max_cpus} CPUs, {pool.max_memory_gb} GB, {pool.max_runtime} min"
+        members = pool.accounting_group_members
         for group in pool.accounting_groups:
-            out.append(
-                Grant(
-                    f"{everyone} (as the pool's user map allows)",
-                    "HTCondor accounting group",
-                    group,
-                    seg,
-                    f"inventory accounting_groups; pool {pool.central_manager}",
-                    f"up to {pool.max_cpus} CPUs, {pool.max_memory_gb} GB, {pool.max_runtime} min",
-                )
-            )
+            via = f"inventory accounting_groups; pool {pool.central_manager}"
+            if group not in members:
+                who = [f"{everyone} (as the pool's user map allows)"]
+            else:
+                # the schedd enforces it with the pool's user map (sitehub.deploy)
+                via = "accounting_group_members, enforced by the schedd's user map"
+                who = [f"group {g}" for g in members[group]]
+            for subject in who:
+                out.append(Grant(subject, "HTCondor accounting group", group, seg, via, limits))
+        if members and identity.demo_users:
+            for user, groups in deploy.htcondor_group_map(cluster, identity).items():
+                for group in groups:
+                    out.append(
+                        Grant(
+                            f"user {user}",
+                            "HTCondor accounting group",
+                            group,
+                            seg,
+                            "the pool's user map (sitehub.deploy.htcondor_group_map)",
+                            limits,
+                        )
+                    )
         for cap in pool.gpu_capabilities:
             out.append(Grant(everyone, "GPU capability", f">= {cap}", seg, "gpu_capabilities"))
         for device in pool.gpu_devices:

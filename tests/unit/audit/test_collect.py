@@ -210,3 +210,38 @@ def test_weaker_settings_are_departures(tmp_path):
     assert found["sitehub_identity.mfa.period"].severity == "weaker"
     assert found["sitehub_identity.brute_force.max_failures"].severity == "weaker"
     assert "up to 180 s" in report.auth[0].mfa_strength
+
+
+HTC = """
+  - segment: htc
+    title: Demo HTC
+    scheduler: htcondor
+    instances:
+      - {host: demo-hub2, port: 8200, route: htc1}
+    htcondor:
+      central_manager: demo-htc-cm
+      accounting_groups: [group_atlas, group_belle2]
+      accounting_group_members:
+        group_atlas: [atlas]
+        group_belle2: [belle2]
+      max_cpus: 2
+      max_memory_gb: 2
+      max_runtime: 120
+"""
+SIGNING_KEY = (
+    "  htcondor_signing_key: \"{{ lookup('ansible.builtin.password', sitehub_demo_secrets"
+    " ~ '/htcondor_signing_key', length=64, chars='ascii_letters,digits') }}\"\n"
+)
+
+
+def test_htcondor_accounting_groups_follow_realm_groups(tmp_path):
+    inv = copy_inventory("demo", tmp_path)
+    clusters = inv / "group_vars/all/clusters.yml"
+    clusters.write_text(clusters.read_text() + HTC)
+    secrets = inv / "group_vars/all/secrets.yml"
+    secrets.write_text(secrets.read_text() + SIGNING_KEY)
+    grants = _grants(audit_inventory(inv))
+    assert "user alice may use HTCondor accounting group group_atlas on cluster htc" in grants
+    assert "user bob may use HTCondor accounting group group_belle2 on cluster htc" in grants
+    assert "user bob may use HTCondor accounting group group_atlas on cluster htc" not in grants
+    assert "group atlas may use HTCondor accounting group group_atlas on cluster htc" in grants
