@@ -7,6 +7,7 @@ usual, and the two reports are compared record by record.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import subprocess
 import tarfile
@@ -49,17 +50,40 @@ def audit_at(inventory: str | Path, rev: str, vault_password_files=()) -> Report
         commit = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
     except GitError:
         raise GitError(f"{rev}: not a revision of {top}") from None
-    data = _git(top, "archive", "--format=tar", commit, "--", str(rel))
+    missing = AuditInputError(str(inventory), message=f"{rel} does not exist at {rev}")
+    try:
+        data = _git(top, "archive", "--format=tar", commit, "--", str(rel))
+    except GitError:
+        raise missing from None
     with tempfile.TemporaryDirectory(prefix="sitehub-audit-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(tmp, filter="data")
         at = Path(tmp) / rel
         if not at.exists():
-            raise AuditInputError(str(inventory), message=f"{rel} does not exist at {rev}")
-        report = audit_inventory(at, vault_password_files)
+            raise missing
+        try:
+            report = audit_inventory(at, vault_password_files)
+        except AuditInputError as exc:
+            # name the file as it is in the repository at that revision, not the temporary copy
+            problems = [
+                dataclasses.replace(p, file=_at_rev(p.file, tmp, top, rev)) for p in exc.problems
+            ]
+            raise AuditInputError(
+                str(inventory), problems, exc.args[0] if not problems else ""
+            ) from None
     # the same inventory name in both reports, not the temporary folder
     report.inventory = f"{inventory}@{rev}"
     return report
+
+
+def _at_rev(file: str, tmp: str, top: Path, rev: str) -> str:
+    path = Path(file)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    try:
+        return f"{rev}:{path.resolve().relative_to(Path(tmp).resolve())}"
+    except ValueError:
+        return file
 
 
 def _match(old, new, key):

@@ -100,3 +100,21 @@ def test_outside_git(tmp_path):
     inv = copy_inventory("demo", tmp_path)
     with pytest.raises(GitError, match="not in a git repository"):
         diff_revisions(str(inv), "HEAD~1", "HEAD")
+
+
+def test_invalid_revision_names_the_file_at_that_revision(repo, capsys):
+    edit(repo / "group_vars/all/identity.yml", "period: 60", "periodd: 60")
+    _git(repo.parent, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "typo")
+    assert main(["audit", "--diff", "rev0", "HEAD", str(repo)]) == 1
+    err = capsys.readouterr().err
+    assert "HEAD:demo/group_vars/all/identity.yml:" in err
+    assert "sitehub_identity.mfa.periodd" in err
+    assert "Traceback" not in err
+
+
+def test_inventory_missing_at_a_revision(repo, capsys):
+    _git(repo.parent, "mv", "demo", "moved")
+    _git(repo.parent, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "moved")
+    moved = repo.parent / "moved"
+    assert main(["audit", "--diff", "rev0", "HEAD", str(moved)]) == 2
+    assert "moved does not exist at rev0" in capsys.readouterr().err
