@@ -1056,6 +1056,25 @@ def departures(site: SiteModel, fv: dict[str, Any]) -> list[Departure]:
             "restrict /admin/ with a firewall or a reverse proxy",
         )
     )
+    plain = sorted(
+        {
+            s["segment"]
+            for s in fv["__frontend_url_spaces"]
+            for m in s["members"]
+            if m["url"].startswith("http://")
+        }
+    )
+    if plain:
+        out.append(
+            Departure(
+                "frontend to hub traffic",
+                f"plain HTTP (clusters {', '.join(plain)})",
+                "a private network between frontends and hubs",
+                "note",
+                f"the user header ({fv['frontend_user_header']}), the frontend secret and "
+                "every notebook travel unencrypted between frontend and hub hosts",
+            )
+        )
     if not fv["frontend_user_servers_owner_only"]:
         out.append(
             Departure(

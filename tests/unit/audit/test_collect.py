@@ -198,6 +198,8 @@ def test_departures(demo_report, example_report):
     assert "keycloak_db_sslmode (roles/keycloak default)" in example
     assert "sitehub_identity.database" not in example
     assert all(d.why for d in example_report.departures)
+    hub_traffic = example["frontend to hub traffic"]
+    assert hub_traffic.value == "plain HTTP (clusters hpc-ic, hpc-knl, htc)"
 
 
 def test_weaker_settings_are_departures(tmp_path):
