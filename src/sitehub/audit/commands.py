@@ -60,7 +60,7 @@ def _refused(source: str, exc: AuditInputError) -> int:
 
 def cmd_audit(args) -> int:
     from sitehub.audit.diff import GitError, diff_revisions
-    from sitehub.audit.live import LiveError, check_live, drift_text
+    from sitehub.audit.live import LiveError, check_live, drift_text, real
 
     try:
         if args.diff:
@@ -82,7 +82,7 @@ def cmd_audit(args) -> int:
             else:
                 text = drift_text(report, drifts)
             _emit(text, args.out)
-            return EXIT_PROBLEMS if drifts else 0
+            return EXIT_PROBLEMS if real(drifts) else 0
         _emit(RENDERERS[args.format](report), args.out)
         return 0
     except AuditInputError as exc:
