@@ -423,10 +423,14 @@ def grants(site: SiteModel, host_vars: dict[str, dict[str, Any]]) -> list[Grant]
                     "LDAP group membership",
                 )
             )
+    if identity.users.type == "ldap" and identity.users.ldap is not None:
+        members = f"LDAP users under {identity.users.ldap.users_dn}"
+    else:
+        members = "local users: " + (", ".join(u.name for u in identity.demo_users) or "none")
     for cluster in site.sitehub_clusters:
         seg = cluster.segment
         who = (
-            everyone
+            f"{everyone} ({members})"
             if hub_defaults["jupyterhub_allow_all"]
             else "users in jupyterhub_allowed_users"
         )

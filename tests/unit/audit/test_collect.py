@@ -177,6 +177,9 @@ def test_grants_of_the_example_site(example_report):
     grants = _grants(example_report)
     realm = "every user of realm facility"
     assert (
+        f"{realm} (LDAP users under ou=people,dc=example,dc=org) may use cluster hpc-knl" in grants
+    )
+    assert (
         f"{realm} (as the pool's user map allows) may use HTCondor accounting group "
         "group_atlas on cluster htc" in grants
     )

@@ -63,7 +63,9 @@ def test_changes_in_words(repo):
     assert "user alice may now use partition gpu on cluster hpc" in changes
     assert "user bob may no longer use partition scavenger on cluster hpc" in changes
     assert "mfa period changes from 30 to 60" in changes
-    assert "every user of realm sitehub may now use cluster knl" in changes
+    assert (
+        "every user of realm sitehub (local users: alice, bob) may now use cluster knl" in changes
+    )
     assert any(c.startswith("new departure (weaker): sitehub_identity.mfa.period") for c in changes)
 
 
