@@ -154,7 +154,7 @@ def audit_site(
     report.listeners = listeners(site, loaded, fv, host_vars)
     report.tls = tls_profiles(site, fv)
     report.secrets = secrets(site, loaded, fv)
-    report.departures = departures(site, fv)
+    report.departures = departures(site, fv) + form_departures(site, report.grants)
     report.notes = notes(site, loaded)
     return report
 
@@ -516,7 +516,7 @@ def _cluster_resources(cluster: Cluster, identity: Identity, everyone: str) -> l
         out.append(Grant(everyone, "kernel", kernel, seg, "kernels"))
     if cluster.scheduler in deploy.BATCH_SCHEDULERS and opts.run_locally:
         out.append(
-            Grant(everyone, "servers on the hub host", "run locally", seg, "options.run_locally")
+            Grant(everyone, "servers", "on the hub host (run locally)", seg, "options.run_locally")
         )
     return out
 
@@ -605,8 +605,9 @@ def slurm_grants(
                 f"accounts {accounts}; GPU types {', '.join(choice.gpu_types) or 'none'}; "
                 f"up to {choice.max_minutes} min"
             )
+            names = tuple(a.name for a in choice.accounts)
             out += [
-                Grant(f"user {user}", "partition", choice.name, seg, via, detail)
+                Grant(f"user {user}", "partition", choice.name, seg, via, detail, names)
                 for seg in clusters
             ]
     return out
@@ -1101,6 +1102,38 @@ def departures(site: SiteModel, fv: dict[str, Any]) -> list[Departure]:
                     "and its users' sessions",
                 )
             )
+    return out
+
+
+def form_departures(site: SiteModel, grants: list[Grant]) -> list[Departure]:
+    """Accounts Slurm lets a user choose in a partition beyond the inventory's list for it: the
+    spawn form offers what Slurm allows, so the inventory's list does not restrict anyone."""
+    out = []
+    for cluster in site.sitehub_clusters:
+        for part in cluster.options.partitions:
+            declared = set(part.accounts or cluster.options.accounts)
+            if not declared:
+                continue
+            extra = sorted(
+                f"{account} ({g.subject})"
+                for g in grants
+                if g.cluster == cluster.segment and g.kind == "partition" and g.value == part.name
+                for account in g.accounts
+                if account not in declared
+            )
+            if extra:
+                out.append(
+                    Departure(
+                        f"sitehub_clusters[{cluster.segment}].options.partitions[{part.name}]"
+                        ".accounts",
+                        ", ".join(sorted(declared)),
+                        "the accounts Slurm allows there",
+                        "note",
+                        f"Slurm also offers {', '.join(extra)}: the spawn form offers what "
+                        "Slurm's associations and partition limits allow, so this list "
+                        "restricts nobody",
+                    )
+                )
     return out
 
 

@@ -77,6 +77,7 @@ class Grant:
     cluster: str
     via: str
     detail: str = ""
+    accounts: tuple[str, ...] = ()  # a user's partition grant: the accounts it offers
 
     def sentence(self, modal: str = "may") -> str:
         """In an auditor's words; modal "may now" / "may no longer" in a diff."""

@@ -195,6 +195,10 @@ def test_grants_of_the_example_site(example_report):
 def test_departures(demo_report, example_report):
     demo = {d.setting: d for d in demo_report.departures}
     assert demo["sitehub_identity.database"].severity == "accepted for a demo"
+    # the demo Slurm lets alice charge tier3 in debug, which the inventory lists for default only
+    debug = demo["sitehub_clusters[hpc].options.partitions[debug].accounts"]
+    assert debug.value == "default" and "tier3 (user alice)" in debug.why
+    assert "sitehub_clusters[hpc].options.partitions[usatlas].accounts" not in demo
     example = {d.setting: d for d in example_report.departures}
     assert example["sitehub_identity.brute_force.wait_increment_seconds"].severity == "stricter"
     assert example["sitehub_identity.brute_force.max_wait_seconds"].value == "3600"
