@@ -48,6 +48,7 @@ from sitehub.inventory.loader import (
 from sitehub.inventory.model import BruteForce, Cluster, Identity, OtpPolicy, SiteModel, Tls
 from sitehub.inventory.validate import _display_path, required_secrets
 from sitehub.render.frontend import template_vars
+from sitehub.render.urlspace import BalancerMember
 from sitehub.wheelhouse import repo_root
 
 # Keycloak's own realm defaults (26.x): keycloak_realm does not set these, so they apply.
@@ -219,7 +220,7 @@ def public_paths(site: SiteModel, fv: dict[str, Any]) -> list[PublicPath]:
                 port=m["port"],
                 route=m["route"],
                 url=m["url"],
-                health_check=f"{m['url'].split(str(m['port']), 1)[1]}/{m['health_uri']}",
+                health_check=BalancerMember(**m).health_check_path,
             )
             for instance, m in zip(cluster.instances, space["members"], strict=True)
         )
