@@ -718,6 +718,7 @@ def listeners(
                 )
             )
     out += _testbed_listeners(loaded, host_vars)
+    out += _demo_pool_listeners(site, loaded)
     for host, hvars in sorted(host_vars.items()):
         for publish in hvars.get("sitehub_test_publish") or []:
             outer, _, inner = str(publish).rpartition(":")
@@ -755,6 +756,32 @@ def _testbed_listeners(loaded: LoadedInventory, host_vars: dict[str, Any]) -> li
     ]
     for node in tb.get("slurm_testbed_compute_hosts", []):
         out.append(Listener(node["name"], slurmd, "*", "slurmd (demo Slurm)", f"slurmctld; {who}"))
+    return out
+
+
+def _demo_pool_listeners(site: SiteModel, loaded: LoadedInventory) -> list[Listener]:
+    """The demo's own HTCondor pool (htcondor_pool): daemons as the role's DAEMON_LIST says."""
+    if not site.sitehub_site.demo:
+        return []
+    text = role_path("htcondor_pool", "vars/main.yml").read_text(encoding="utf-8")
+    found = re.search(r"__htcondor_pool_daemons: .*?'([A-Z, ]+)' if .*? else '([A-Z, ]+)'", text)
+    if not found:
+        raise ValueError("roles/htcondor_pool/vars/main.yml: no __htcondor_pool_daemons")
+    roles = {"htcondor_central_manager": found.group(1), "htcondor_execute": found.group(2)}
+    out = []
+    for host, groups in sorted(loaded.hosts.items()):
+        for group, daemons in roles.items():
+            if group in groups:
+                out.append(
+                    Listener(
+                        host,
+                        0,
+                        "*",
+                        f"HTCondor (demo pool: {daemons})",
+                        "the pool's hosts, with IDTOKENS signed by htcondor_signing_key "
+                        "(ports chosen by HTCondor)",
+                    )
+                )
     return out
 
 

@@ -68,7 +68,7 @@ def test_auth_chain_mfa_brute_force_and_sessions(demo_report, example_report):
     assert demo.realm == "sitehub"
     assert demo.idp_metadata == "https://demo-keycloak:8443/realms/sitehub/protocol/saml/descriptor"
     assert demo.sp_entity_id == "https://localhost:8443/mellon/metadata"
-    assert demo.paths == ("/jupyterhub/hpc/", "/jupyterhub/local/")
+    assert demo.paths == ("/jupyterhub/hpc/", "/jupyterhub/local/", "/jupyterhub/htc/")
     example = example_report.auth[0]
     assert example.brute_force["wait_increment_seconds"] == 120
     assert example.brute_force["max_wait_seconds"] == 3600
@@ -84,6 +84,7 @@ def test_auth_chain_mfa_brute_force_and_sessions(demo_report, example_report):
     assert {(s.layer.split()[4], s.idle_seconds) for s in culler} == {
         ("hpc", 3600),
         ("local", 7200),
+        ("htc", 3600),
     }
 
 
@@ -221,36 +222,17 @@ def test_weaker_settings_are_departures(tmp_path):
     assert "up to 180 s" in report.auth[0].mfa_strength
 
 
-HTC = """
-  - segment: htc
-    title: Demo HTC
-    scheduler: htcondor
-    instances:
-      - {host: demo-hub2, port: 8200, route: htc1}
-    htcondor:
-      central_manager: demo-htc-cm
-      accounting_groups: [group_atlas, group_belle2]
-      accounting_group_members:
-        group_atlas: [atlas]
-        group_belle2: [belle2]
-      max_cpus: 2
-      max_memory_gb: 2
-      max_runtime: 120
-"""
-SIGNING_KEY = (
-    "  htcondor_signing_key: \"{{ lookup('ansible.builtin.password', sitehub_demo_secrets"
-    " ~ '/htcondor_signing_key', length=64, chars='ascii_letters,digits') }}\"\n"
-)
-
-
-def test_htcondor_accounting_groups_follow_realm_groups(tmp_path):
-    inv = copy_inventory("demo", tmp_path)
-    clusters = inv / "group_vars/all/clusters.yml"
-    clusters.write_text(clusters.read_text() + HTC)
-    secrets = inv / "group_vars/all/secrets.yml"
-    secrets.write_text(secrets.read_text() + SIGNING_KEY)
-    grants = _grants(audit_inventory(inv))
+def test_htcondor_accounting_groups_follow_realm_groups(demo_report):
+    grants = _grants(demo_report)
     assert "user alice may use HTCondor accounting group group_atlas on cluster htc" in grants
     assert "user bob may use HTCondor accounting group group_belle2 on cluster htc" in grants
     assert "user bob may use HTCondor accounting group group_atlas on cluster htc" not in grants
     assert "group atlas may use HTCondor accounting group group_atlas on cluster htc" in grants
+    htc = demo_report.path("/jupyterhub/htc/")
+    assert [(m.host, m.port, m.route) for m in htc.members] == [
+        ("demo-htc-hub", 8200, "htc1"),
+        ("demo-htc-hub", 8300, "htc2"),
+    ]
+    pool = {i.host: i.service for i in demo_report.listeners if i.host.startswith("demo-htc-")}
+    assert pool["demo-htc-cm"] == "HTCondor (demo pool: MASTER, COLLECTOR, NEGOTIATOR)"
+    assert pool["demo-htc-x1"] == "HTCondor (demo pool: MASTER, STARTD)"

@@ -77,11 +77,11 @@ def test_compare_is_directional(demo_report, example_report):
     forward = compare(demo_report, example_report)
     backward = compare(example_report, demo_report)
     assert (
-        "cluster htc gets a new public path /jupyterhub/htc/ (JupyterHub cluster htc "
-        "(htcondor): 3 instance(s); login: SAML login (mellon) with password + TOTP at "
+        "cluster hpc-ic gets a new public path /jupyterhub/hpc-ic/ (JupyterHub cluster hpc-ic "
+        "(slurm): 2 instance(s); login: SAML login (mellon) with password + TOTP at "
         "Keycloak)" in forward
     )
-    assert "cluster htc's public path /jupyterhub/htc/ is gone" in backward
+    assert "cluster hpc-ic's public path /jupyterhub/hpc-ic/ is gone" in backward
 
 
 def test_unknown_revision(repo, capsys):

@@ -43,6 +43,9 @@ class FakeHosts:
             "demo-slurmctl",
             "demo-c1",
             "demo-c2",
+            "demo-htc-hub",
+            "demo-htc-cm",
+            "demo-htc-x1",
         ):
             self.answers[(host, "ss -ltnpH")] = (FIXTURES / f"ss_{host}.txt").read_text()
         recorded = {
