@@ -54,6 +54,8 @@ from sitehub.wheelhouse import repo_root
 # Keycloak's own realm defaults (26.x): keycloak_realm does not set these, so they apply.
 KEYCLOAK_SSO_IDLE_SECONDS = 1800
 KEYCLOAK_SSO_MAX_SECONDS = 36000
+# Debian's mariadb-server listens here, on loopback only (slurm_testbed keeps its defaults).
+MARIADB_PORT = 3306
 ALL_ADDRESSES = ("0.0.0.0", "*", "::", "[::]", "")  # noqa: S104 (names, not binds)
 # Host variables the audit reads besides the site model (demo test hosts, demo Slurm).
 HOST_VARIABLE_PREFIXES = ("slurm_testbed_", "sitehub_test_publish")
@@ -753,6 +755,14 @@ def _testbed_listeners(loaded: LoadedInventory, host_vars: dict[str, Any]) -> li
     out = [
         Listener(controller, ctl, "*", "slurmctld (demo Slurm)", f"hub hosts and nodes; {who}"),
         Listener(controller, dbd, "*", "slurmdbd (demo Slurm accounting)", f"slurmctld; {who}"),
+        Listener(
+            controller,
+            MARIADB_PORT,
+            "127.0.0.1",
+            "MariaDB: slurmdbd's database "
+            "(Debian's mariadb-server defaults; slurm_testbed does not set them)",
+            "this host only (slurmdbd, over the local socket)",
+        ),
     ]
     for node in tb.get("slurm_testbed_compute_hosts", []):
         out.append(Listener(node["name"], slurmd, "*", "slurmd (demo Slurm)", f"slurmctld; {who}"))

@@ -107,7 +107,11 @@ def test_listeners_per_hub_host(demo_report, example_report):
         (8181, "0.0.0.0"),
     }
     assert {p for p, _ in _listeners(demo_report, "demo-keycloak")} == {8443, 9000}
-    assert {p for p, _ in _listeners(demo_report, "demo-slurmctl")} == {6817, 6819}
+    assert _listeners(demo_report, "demo-slurmctl") == {
+        (6817, "*"),
+        (6819, "*"),
+        (3306, "127.0.0.1"),
+    }
     assert {p for p, _ in _listeners(demo_report, "demo-frontend")} == {80, 443}
     # production Slurm is the site's: no slurm daemon listens on a host sitehub deploys
     assert not [i for i in example_report.listeners if "slurm" in i.service]
