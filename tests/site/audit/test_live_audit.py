@@ -30,7 +30,8 @@ from sitehub.audit.render import to_html
 from sitehub.audit.source import audit_inventory, load_site
 
 REPO = Path(__file__).resolve().parents[3]
-INVENTORY = REPO / "inventories" / "demo"
+# another checkout's demo (its generated secrets included) may be named instead
+INVENTORY = Path(os.environ.get("SITEHUB_DEMO_INVENTORY") or REPO / "inventories" / "demo")
 ARTIFACTS = REPO / "artifacts" / "site"
 PIDFILE = "/tmp/sitehub-audit-drift.pid"
 
