@@ -20,6 +20,7 @@ def quiet_warnings(env: dict[str, str] | os._Environ = os.environ) -> None:
     if QUIET_WARNINGS not in current.split(","):
         env["PYTHONWARNINGS"] = ",".join(filter(None, [current, QUIET_WARNINGS]))
 
+
 # Sub-command modules; each exposes add_subparsers(subparsers). Optional ones
 # are skipped when their module is not present in this build.
 _COMMAND_MODULES = (
@@ -28,6 +29,7 @@ _COMMAND_MODULES = (
     "sitehub.testhosts",
     "sitehub.wheelhouse",
     "sitehub.demo",
+    "sitehub.audit.commands",
 )
 
 
