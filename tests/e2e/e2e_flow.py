@@ -1,6 +1,11 @@
 """The user's path through the demo site in a real browser (Debian's Chromium, Playwright):
-landing page -> Launch -> Keycloak password -> TOTP enrollment -> spawn form -> progress
-page -> JupyterLab -> a notebook cell -> stop the server -> log out.
+landing page -> Launch `hpc` -> Keycloak password -> TOTP enrollment -> Slurm spawn form ->
+progress page -> JupyterLab -> a notebook cell; then, in the same browser session, landing
+page -> Launch `htc` (no login: mellon's session covers the site) -> HTCondor spawn form ->
+progress page -> JupyterLab -> the same cell; stop each server; log out.
+
+The flow walks one card at a time (`use(cluster)`): the steps below act on that card's hub,
+and each card has its own FlowResult (marks, route, progress, cell output).
 
 Each step runs inside `step()`: a step that fails leaves a screenshot and the page's text
 in the artifacts folder and raises StepFailed naming the step, the URL and what the page
@@ -19,7 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pyotp
-from e2e_site import CELL_CODE, CELL_MARKER, DemoSite
+from e2e_site import CELL_CODE, CELL_MARKER, DemoSite, HubCluster
 from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 
@@ -29,7 +34,28 @@ from sitehub.testing.keycloak_login import Page as KeycloakPage
 VIEWPORT = {"width": 1280, "height": 860}
 # what the test chooses in the spawn form (bob's associations allow these)
 SPAWN_CHOICE = {"partition": "debug", "account": "default", "gpu": "any", "runtime": "20"}
-SPAWN_TIMEOUT_S = 300  # a Slurm job on two shared cores: submit, schedule, start, report
+# screenshots per card: the hpc names as they always were; the htc card's are numbered after
+# the last of the hpc flow (12), though they are taken between 08 and 09
+SHOTS = {
+    "slurm": {
+        "landing": "01-landing",
+        "spawn-form": "05-spawn-form",
+        "progress": "06-progress",
+        "jupyterlab": "07-jupyterlab",
+        "notebook": "08-notebook-output",
+        "stopped": "09-server-stopped",
+        "logged-out": "10-logged-out",
+    },
+    "htcondor": {
+        "landing": "13-htc-landing",
+        "spawn-form": "14-htc-spawn-form",
+        "progress": "15-htc-progress",
+        "jupyterlab": "16-htc-jupyterlab",
+        "notebook": "17-htc-notebook-output",
+        "stopped": "18-htc-server-stopped",
+    },
+}
+SPAWN_TIMEOUT_S = 300  # a batch job on two shared cores: submit, schedule, start, report
 KERNEL_TIMEOUT_S = 180
 SUBMITTED = re.compile(r"Submitted batch job (\d+)")
 # error texts: Keycloak's alerts and field errors, the hub's spawn and error pages, the
@@ -41,12 +67,31 @@ ERRORS = (
 CELL_OUTPUT = re.compile(re.escape(CELL_MARKER) + r"\|(\S+)\|(\S+)")
 
 
+def htc_spawn_choice(demo: DemoSite) -> dict[str, str]:
+    """The HTCondor form's values: the user's own accounting group (the pool's user map, from
+    the inventory), 1 CPU, 1 GB, 15 minutes, no GPU, no image, not locally."""
+    groups = demo.htc_groups.get(demo.user)
+    if not groups:
+        raise ValueError(
+            f"the inventory maps {demo.user} to no accounting group of {demo.htc.segment}"
+        )
+    return {
+        "accounting_group": groups[0],
+        "cpus": "1",
+        "memory": "1",
+        "gpu": "none",
+        "image": "none",
+        "runtime": "15",
+    }
+
+
 class StepFailed(AssertionError):
     """A step of the flow did not reach what it waits for."""
 
 
 @dataclass
 class FlowResult:
+    cluster: str = ""  # the card's segment
     marks: dict[str, float] = field(default_factory=dict)  # seconds since Launch was clicked
     route: str = ""  # the hub instance the balancer pinned this browser to
     progress: list[str] = field(default_factory=list)  # the progress page's event log
@@ -57,6 +102,10 @@ class FlowResult:
     notebook_path: str = ""
     screenshots: list[Path] = field(default_factory=list)
     totp_label: str = ""
+    # main-frame URLs from the click on Launch to the spawn form
+    launch_urls: list[str] = field(default_factory=list)
+    groups_offered: list[str] = field(default_factory=list)  # HTCondor form
+    started: float | None = None  # monotonic clock at the click on Launch
 
     @property
     def login_to_kernel(self) -> float:
@@ -86,9 +135,35 @@ class BrowserFlow:
         self.console: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.console.append(m.text[:300]))
         self.page.on("pageerror", lambda e: self.console.append(f"page error: {e}"[:300]))
-        self.result = FlowResult()
-        self._t0: float | None = None
+        self.navigations: list[str] = []
+        self.page.on(
+            "framenavigated",
+            lambda f: f == self.page.main_frame and self.navigations.append(f.url),
+        )
+        self.results: dict[str, FlowResult] = {}
         self.current_step = ""
+        self.cluster: HubCluster
+        self.result: FlowResult
+        self.use(demo.hpc)
+
+    def use(self, cluster: HubCluster) -> FlowResult:
+        """Walk `cluster`'s card from now on; returns its result (kept across switches)."""
+        self.cluster = cluster
+        if cluster.segment not in self.results:
+            self.results[cluster.segment] = FlowResult(cluster=cluster.segment)
+        self.result = self.results[cluster.segment]
+        return self.result
+
+    @property
+    def screenshots_taken(self) -> list[Path]:
+        return [p for r in self.results.values() for p in r.screenshots]
+
+    def shot_name(self, key: str) -> str:
+        return SHOTS[self.cluster.scheduler][key]
+
+    def step_name(self, name: str) -> str:
+        """Failure dumps of the first card keep their names; other cards' say which card."""
+        return name if self.cluster is self.demo.hpc else f"{self.cluster.segment}-{name}"
 
     # ---- bookkeeping ----------------------------------------------------------------------
 
@@ -97,7 +172,8 @@ class BrowserFlow:
             self.context.close()
 
     def mark(self, name: str) -> float:
-        elapsed = time.monotonic() - self._t0 if self._t0 is not None else 0.0
+        t0 = self.result.started
+        elapsed = time.monotonic() - t0 if t0 is not None else 0.0
         self.result.marks[name] = round(elapsed, 3)
         return elapsed
 
@@ -179,16 +255,16 @@ class BrowserFlow:
             assert self.page.title() == self.demo.title
             launch = self._launch_link()
             launch.wait_for(state="visible")
-            self.shot("01-landing")
+            self.shot(self.shot_name("landing"))
 
     def _launch_link(self):
-        card = self.page.locator(f'li.cluster[data-segment="{self.demo.cluster}"]')
+        card = self.page.locator(f'li.cluster[data-segment="{self.cluster.segment}"]')
         return card.locator("a.launch")
 
     def launch(self) -> None:
         """Click Launch: the clock of login-to-kernel starts here."""
         with self.step("launch"):
-            self._t0 = time.monotonic()
+            self.result.started = time.monotonic()
             self._launch_link().click()
             self.page.wait_for_url(lambda url: url.startswith(self.demo.realm_url + "/"))
             self.page.locator("#username").wait_for(state="visible")
@@ -233,28 +309,72 @@ class BrowserFlow:
             self.mark("spawn_form")
             return secret
 
+    def _read_route(self) -> None:
+        assert self.page.url.startswith(self.cluster.hub_url), self.page.url
+        for cookie in self.context.cookies(self.demo.site_url + self.cluster.hub_path):
+            if cookie["name"] == "ROUTEID" and cookie["path"] == self.cluster.hub_path:
+                self.result.route = cookie["value"].lstrip(".")
+
     def fill_spawn_form(self, choice: dict[str, str] | None = None) -> None:
         choice = choice or SPAWN_CHOICE
         with self.step("spawn-form"):
-            assert self.page.url.startswith(self.demo.hub_url), self.page.url
-            for cookie in self.context.cookies(self.demo.site_url + self.demo.hub_path):
-                if cookie["name"] == "ROUTEID":
-                    self.result.route = cookie["value"].lstrip(".")
+            self._read_route()
             page = self.page
             page.select_option("#sitehub-partition", choice["partition"])
             page.select_option("#sitehub-account", choice["account"])
             # QOS: the account's default, as the form preselects it
             page.select_option("#sitehub-gpu", choice["gpu"])
             page.fill("#sitehub-runtime", choice["runtime"])
-            self.shot("05-spawn-form")
+            self.shot(self.shot_name("spawn-form"))
+            page.locator("#spawn_form [type=submit]").click()
+            self.mark("spawn_submitted")
+
+    def launch_signed_in(self) -> None:
+        """Back on the landing page, Launch this card while signed in: straight to its hub's
+        spawn form, without Keycloak (mellon's session covers the whole site)."""
+        with self.step(self.step_name("landing")):
+            reply = self.page.goto(self.demo.site_url + "/")
+            assert reply is not None and reply.status == 200, f"HTTP {reply and reply.status}"
+            self._launch_link().wait_for(state="visible")
+            self.shot(self.shot_name("landing"))
+        with self.step(self.step_name("launch")):
+            seen = len(self.navigations)
+            self.result.started = time.monotonic()
+            self._launch_link().click()
+            self.wait_for_any("#sitehub-group, #sitehub-run-local", "the HTCondor spawn form")
+            self.mark("spawn_form")
+            self.result.launch_urls = self.navigations[seen:]
+
+    def fill_condor_form(self, choice: dict[str, str]) -> None:
+        """The HTCondor form: accounting group, CPUs, memory, GPU, image, runtime; not local."""
+        with self.step(self.step_name("spawn-form")):
+            self._read_route()
+            page = self.page
+            self.result.groups_offered = page.eval_on_selector_all(
+                "#sitehub-group option", "els => els.map(e => e.value)"
+            )
+            # fail now with the form's own words rather than time out selecting a missing group
+            assert choice["accounting_group"] in self.result.groups_offered, (
+                f"the form offers groups {self.result.groups_offered}: {self.page_text(limit=600)}"
+            )
+            page.select_option("#sitehub-group", choice["accounting_group"])
+            page.fill("#sitehub-cpus", choice["cpus"])
+            page.fill("#sitehub-memory", choice["memory"])
+            page.select_option("#sitehub-gpu", choice["gpu"])
+            page.select_option("#sitehub-image", choice["image"])
+            page.fill("#sitehub-runtime", choice["runtime"])
+            local = page.locator("#sitehub-run-local")
+            if local.count():
+                local.set_checked(False)  # the point is a pool job, not the hub host
+            self.shot(self.shot_name("spawn-form"))
             page.locator("#spawn_form [type=submit]").click()
             self.mark("spawn_submitted")
 
     def watch_progress(self) -> None:
         """Follow the progress page until the browser is sent to the server; keeps the event
         log, a screenshot per new event, and the job id the hub reported."""
-        with self.step("progress"):
-            user_prefix = f"{self.demo.hub_url}user/{self.demo.user}/"
+        with self.step(self.step_name("progress")):
+            user_prefix = f"{self.cluster.hub_url}user/{self.demo.user}/"
             deadline = time.monotonic() + SPAWN_TIMEOUT_S
             shots = 0
             while not self.page.url.startswith(user_prefix):
@@ -264,7 +384,7 @@ class BrowserFlow:
                     self._read_progress()
                     if len(self.result.progress) > shots and self.screenshots:
                         shots = len(self.result.progress)
-                        self.shot(f"06-progress-{shots:02d}")
+                        self.shot(f"{self.shot_name('progress')}-{shots:02d}")
                     error = self.page.locator(".spawn-error-msg, #progress-bar.bg-danger")
                     if error.count():
                         raise AssertionError(f"spawn failed: {self.result.progress[-3:]}")
@@ -287,22 +407,22 @@ class BrowserFlow:
             self.result.progress = events
 
     def wait_for_lab(self) -> None:
-        with self.step("jupyterlab"):
+        with self.step(self.step_name("jupyterlab")):
             self.page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=180_000)
             self._kernel_card().wait_for(state="visible", timeout=120_000)
             self.mark("lab_loaded")
-            self.shot("07-jupyterlab")
+            self.shot(self.shot_name("jupyterlab"))
 
     def _kernel_card(self):
         return (
             self.page.locator('.jp-LauncherCard[data-category="Notebook"]')
-            .filter(has_text=self.demo.kernel_display_name)
+            .filter(has_text=self.cluster.kernel_display_name)
             .first
         )
 
     def run_cell(self) -> None:
         """New notebook with the cluster's first kernel; run the cell; read its output."""
-        with self.step("notebook"):
+        with self.step(self.step_name("notebook")):
             self._kernel_card().click()
             editor = self.page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
             editor.wait_for(state="visible")
@@ -328,7 +448,7 @@ class BrowserFlow:
             assert found, f"cell output not understood: {text!r}"
             self.result.cell_job_id, self.result.cell_host = found.groups()
             self.result.notebook_path = self._notebook_path()
-            self.shot("08-notebook-output")
+            self.shot(self.shot_name("notebook"))
 
     def _notebook_path(self) -> str:
         path = urlsplit(self.page.url).path
@@ -342,8 +462,8 @@ class BrowserFlow:
         browser's own cookies and XSRF token), so re-runs leave the home directory as is."""
         if not self.result.notebook_path:
             return None
-        with self.step("delete-notebook"):
-            server = f"{self.demo.hub_path}user/{self.demo.user}/"
+        with self.step(self.step_name("delete-notebook")):
+            server = f"{self.cluster.hub_path}user/{self.demo.user}/"
             xsrf = next(
                 (
                     c["value"]
@@ -361,34 +481,39 @@ class BrowserFlow:
             )
 
     def stop_server(self) -> None:
-        """The hub's home page, "Stop My Server": the Slurm job is cancelled."""
-        with self.step("stop-server"):
-            self.page.goto(f"{self.demo.hub_url}hub/home")
+        """The hub's home page, "Stop My Server": the batch job is cancelled/removed."""
+        with self.step(self.step_name("stop-server")):
+            self.page.goto(f"{self.cluster.hub_url}hub/home")
             stop = self.page.locator("#stop")
             stop.wait_for(state="visible")
+            # the button is in the HTML, its click handler comes later from home.js (loaded
+            # by require.js, after the load event when the cache is cold, as on a freshly
+            # converged demo): a click before that does nothing and the server keeps running.
+            # home.js sets this flag once its handlers are bound.
+            self.page.wait_for_function("window._jupyterhub_page_loaded === true")
             stop.click()
             stop.wait_for(state="hidden", timeout=120_000)
-            self.shot("09-server-stopped")
+            self.shot(self.shot_name("stopped"))
 
     def log_out(self) -> None:
         """The hub's Logout: hub session, then the frontend's logout (mellon), then Keycloak
         (SAML single logout), ending on the landing page."""
-        with self.step("logout"):
-            if not self.page.url.startswith(f"{self.demo.hub_url}hub/"):
-                self.page.goto(f"{self.demo.hub_url}hub/home")
+        with self.step(self.step_name("logout")):
+            if not self.page.url.startswith(f"{self.cluster.hub_url}hub/"):
+                self.page.goto(f"{self.cluster.hub_url}hub/home")
             self.page.locator("#logout").click()
             self.page.wait_for_url(self.demo.site_url + "/", timeout=90_000)
             self._launch_link().wait_for(state="visible")
-            self.shot("10-logged-out")
+            self.shot(self.shot_name("logged-out"))
 
     def password_asked(self, page: Page | None = None, name: str = "") -> bool:
         """Open the cluster's hub: True when Keycloak answers with its password form (no
         session anywhere), False when the browser gets to the hub without one."""
         page = page or self.page
         with self.step(f"revisit{'-' + name if name else ''}"):
-            page.goto(self.demo.hub_url)
+            page.goto(self.cluster.hub_url)
             page.locator(
-                "#password, #jp-main-dock-panel, #sitehub-partition, #start"
+                "#password, #jp-main-dock-panel, #sitehub-partition, #sitehub-group, #start"
             ).first.wait_for(state="attached", timeout=90_000)
             asked = page.url.startswith(self.demo.realm_url) and page.locator("#password").count()
             if name:
@@ -396,12 +521,23 @@ class BrowserFlow:
             return bool(asked)
 
     def run_to_kernel(self, password: str) -> FlowResult:
-        """Landing page to a cell's output: what the benchmark times."""
+        """Landing page to a cell's output on the hpc card: what the benchmark times."""
+        self.use(self.demo.hpc)
         self.open_landing()
         self.launch()
         self.log_in(password)
         self.enroll_totp()
         self.fill_spawn_form()
+        self.watch_progress()
+        self.wait_for_lab()
+        self.run_cell()
+        return self.result
+
+    def run_to_htc_kernel(self, choice: dict[str, str]) -> FlowResult:
+        """Signed in already: the htc card's Launch to a cell's output in the pool job."""
+        self.use(self.demo.htc)
+        self.launch_signed_in()
+        self.fill_condor_form(choice)
         self.watch_progress()
         self.wait_for_lab()
         self.run_cell()
