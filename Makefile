@@ -16,8 +16,11 @@ export PYTHONWARNINGS  := ignore:DSA is deprecated
 # Scenarios `make test` runs, in order; each converges once and verifies. The hubs, frontend
 # and kernels checks run as site suites against the converged demo instead (site-test).
 # The other scenarios do not fit CI's 60 minutes next to the site: `make test-roles` runs them.
-MOLECULE_SCENARIOS ?= default htcondor
-ROLE_SCENARIOS     ?= jupyterhub identity hubs frontend kernels
+# `default` is also the Debian 12 scenario. The HTCondor pool runs live in the demo (site-htc);
+# its role scenarios (htcondor_pool live, htcondor with a fixture repository for HTCondor's
+# own apt source) are in test-roles for CI time.
+MOLECULE_SCENARIOS ?= default
+ROLE_SCENARIOS     ?= jupyterhub identity hubs frontend kernels htcondor htcondor_pool
 # The default scenario also runs through Docker's API (served by podman) for role
 # developers who have Docker instead of podman.
 MOLECULE_DOCKER_SCENARIOS ?= default
@@ -33,7 +36,7 @@ help:
 	@echo "make demo-down  remove the demo site"
 	@echo "make test       lint + unit tests + molecule scenarios (what CI runs)"
 	@echo "make quick      lint + unit tests only"
-	@echo "make test-roles the role scenarios outside make test (jupyterhub identity hubs frontend kernels)"
+	@echo "make test-roles the role scenarios outside make test ($(ROLE_SCENARIOS))"
 	@echo "make e2e        the demo site, then the end-to-end browser test against it"
 	@echo "make site-test  converge the demo once, check idempotence, run the site suites on it"
 

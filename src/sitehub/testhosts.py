@@ -305,6 +305,20 @@ def validate_publish(spec: str) -> str:
     return str(spec)
 
 
+# Devices a test host may be given: FUSE (Apptainer's image mounts) and nothing of the
+# machine's own hardware.
+ALLOWED_DEVICES = ("/dev/fuse",)
+
+
+def validate_device(spec: str) -> str:
+    if str(spec) not in ALLOWED_DEVICES:
+        raise ValueError(
+            f"device {spec!r}: test hosts may get only {', '.join(ALLOWED_DEVICES)} "
+            "(a device of this machine would be shared with the container)"
+        )
+    return str(spec)
+
+
 @dataclass
 class HostSpec:
     name: str
@@ -313,6 +327,7 @@ class HostSpec:
     privileged: bool = False
     volumes: list[str] = field(default_factory=list)
     image: str = BASE_IMAGE
+    devices: list[str] = field(default_factory=list)
 
     @classmethod
     def from_hostvars(cls, name: str, hostvars: Mapping) -> HostSpec:
@@ -331,6 +346,7 @@ class HostSpec:
             privileged=privileged,
             volumes=[str(v) for v in _as_list(hostvars, "sitehub_test_volumes")],
             image=str(hostvars.get("sitehub_test_image") or BASE_IMAGE),
+            devices=[validate_device(d) for d in _as_list(hostvars, "sitehub_test_devices")],
         )
 
     def run_command(self, inventory: str = "") -> list[str]:
@@ -352,6 +368,8 @@ class HostSpec:
             argv += ["--publish", validate_publish(port)]
         for volume in self.volumes:
             argv += ["--volume", volume]
+        for device in self.devices:
+            argv += ["--device", device]
         if self.privileged:
             argv.append("--privileged")
         return [*argv, self.image, "/sbin/init"]

@@ -115,6 +115,7 @@ def test_run_command_for_a_full_host() -> None:
             "sitehub_test_publish": ["127.0.0.1:8443:443"],
             "sitehub_test_privileged": True,
             "sitehub_test_volumes": ["/srv/x:/x:ro"],
+            "sitehub_test_devices": ["/dev/fuse"],
         },
     )
     assert host.run_command("/inv") == [
@@ -134,6 +135,8 @@ def test_run_command_for_a_full_host() -> None:
         "127.0.0.1:8443:443",
         "--volume",
         "/srv/x:/x:ro",
+        "--device",
+        "/dev/fuse",
         "--privileged",
         testhosts.BASE_IMAGE,
         "/sbin/init",
@@ -354,3 +357,9 @@ def test_build_images_for_builds_each_base_suite_once(monkeypatch) -> None:
     tags = [testhosts.TRIXIE_IMAGE, testhosts.BASE_IMAGE, testhosts.TRIXIE_IMAGE, "x/y:z"]
     testhosts.build_images_for(tags)
     assert built == [(testhosts.BASE_IMAGE, "bookworm"), (testhosts.TRIXIE_IMAGE, "trixie")]
+
+
+@pytest.mark.parametrize("device", ["/dev/sda", "/dev/fuse:/dev/fuse:rwm", "/dev/kvm"])
+def test_devices_other_than_fuse_are_refused(device: str) -> None:
+    with pytest.raises(ValueError, match="may get only /dev/fuse"):
+        testhosts.HostSpec.from_hostvars("x1", {"sitehub_test_devices": [device]})

@@ -101,9 +101,11 @@ def condor_q_argv(job_id: str, schedd: str = "") -> list[str]:
 
 
 def submit_argv(schedd: str = "", spool: bool = False) -> list[str]:
-    """condor_submit reading the description on stdin; -spool copies the input files (the
-    environment file with the token) to the schedd at submit time."""
-    return ["condor_submit", *_schedd(schedd), *(["-spool"] if spool else []), "-"]
+    """condor_submit reading the description on stdin (no file argument: HTCondor 23.9 reads
+    a `-` argument too, but then prints the job ad instead of "N job(s) submitted to cluster
+    M", seen live); -spool copies the input files (the environment file with the token) to
+    the schedd at submit time."""
+    return ["condor_submit", *_schedd(schedd), *(["-spool"] if spool else [])]
 
 
 def condor_rm_argv(job_id: str, schedd: str = "") -> list[str]:

@@ -357,6 +357,8 @@ class CondorSpawner(SitehubSpawner):
             job_id = parse_submit(1 if res.rc is None else res.rc, res.out, res.err)
         except SubmitError as exc:
             await self._remove_env_file()
+            # an answer we could not read may still have queued a job: none is left behind
+            await self._cancel_stale()
             if exc.unreachable or res.timed_out:
                 raise SpawnError(
                     "The HTCondor schedd is not reachable, so no job was submitted "

@@ -107,9 +107,9 @@ def test_query_command_takes_only_a_cluster_id():
 
 
 def test_other_commands_take_checked_values():
-    assert submit_argv() == ["condor_submit", "-"]
+    assert submit_argv() == ["condor_submit"]
     assert submit_argv("s.example.org", spool=True) == [
-        "condor_submit", "-name", "s.example.org", "-spool", "-",
+        "condor_submit", "-name", "s.example.org", "-spool",
     ]  # fmt: skip
     assert condor_rm_argv("42") == ["condor_rm", "42"]
     assert history_argv("42")[-1] == "42"

@@ -226,7 +226,7 @@ def test_start_submits_as_the_user_and_returns_the_execute_node(make, fake):
 
     (submit,) = fake.calls("condor_submit")
     # a remote schedd: -name and -spool, the description on stdin
-    assert submit["argv"] == ["-name", SCHEDD, "-spool", "-"]
+    assert submit["argv"] == ["-name", SCHEDD, "-spool"]
     assert submit["uid"] == ME.pw_uid
     assert submit["parsed"] is True
     sub = htcondor2.Submit(submit["stdin"])
@@ -296,7 +296,7 @@ def test_local_schedd_without_spool_keeps_the_file_until_the_server_reported(mak
         return result
 
     assert run(go()) == ("gpu07.example.org", 4242)
-    assert fake.calls("condor_submit")[0]["argv"] == ["-"]
+    assert fake.calls("condor_submit")[0]["argv"] == []
     assert seen and seen[-1]  # there while the job could still be starting
     assert not path.exists()  # and gone once the server runs
 
@@ -335,6 +335,8 @@ def test_a_job_held_while_starting_is_removed_and_says_why(make, fake):
         ({"rc": 1, "err": "ERROR: Submit requirement CheckGroup evaluated to false\n"},
          "HTCondor refused the job: ERROR: Submit requirement CheckGroup evaluated to false"),
         ({"rc": 0, "out": "Submitting job(s).\n"}, "HTCondor refused the job"),
+        # HTCondor 23.9 given a `-` file argument: queued, but printed the ad, not the count
+        ({"rc": 0, "out": "\n** Proc 7.0:\nClusterId = 7\n"}, "HTCondor refused the job"),
         ({"rc": 0, "sleep": 3}, "The HTCondor schedd is not reachable"),
     ],
 )  # fmt: skip
@@ -345,6 +347,11 @@ def test_a_failed_submit_fails_the_spawn_and_removes_the_file(make, fake, answer
         run(s.start())
     assert not list(Path(s._job_dir(ME)).glob("*.env"))
     assert not fake.calls("condor_q")
+    # whatever the answer, a job the submit may have queued is removed by its name
+    tools = [c["tool"] for c in fake.calls()]
+    after = tools[tools.index("condor_submit") + 1 :]
+    assert after == ["condor_rm"], tools
+    assert s._name() in " ".join(fake.calls("condor_rm")[-1]["argv"])
 
 
 # --------------------------------------------------------------------------- forged values
@@ -556,7 +563,7 @@ def test_the_fake_refuses_what_htcondor_cannot_parse(fake):
     # when a schedd makes the job ad)
     fake.script(condor_submit=[SUBMITTED])
     out = __import__("subprocess").run(
-        [str(fake.bin / "condor_submit"), "-"],
+        [str(fake.bin / "condor_submit")],
         input="this is not a submit command\nqueue\n",
         env={"FAKE_CONDOR_STATE": str(fake.state), "PATH": "/usr/bin:/bin"},
         capture_output=True,
