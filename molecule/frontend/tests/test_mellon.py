@@ -147,11 +147,13 @@ def _error_log_lines(endpoint, podman_exec) -> list[str]:
 @pytest.mark.parametrize(
     "headers",
     [
+        # what an ECP client sends: mellon 0.18 then builds an ECP login (200) or fails (500)
+        {"PAOS": PAOS, "Accept": "text/html, application/vnd.paos+xml"},
         {"PAOS": PAOS, "Accept": "text/html; application/vnd.paos+xml"},
         {"PAOS": PAOS},
         {"Accept": "application/vnd.paos+xml"},
     ],
-    ids=["paos-and-media-type", "paos-header-only", "media-type-only"],
+    ids=["ecp-client", "paos-and-media-type-param", "paos-header-only", "media-type-only"],
 )
 def test_paos_ecp_request_is_refused_without_a_server_error(
     browser, site, endpoint, podman_exec, headers
