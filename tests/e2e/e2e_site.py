@@ -152,19 +152,6 @@ def _group_hosts(inventory: Path, group: str) -> list[str]:
     return hosts
 
 
-def _host_vars(inventory: Path, host: str) -> dict:
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.manager import VariableManager
-
-    loader = DataLoader()
-    manager = InventoryManager(loader=loader, sources=[str(inventory)])
-    found = manager.get_host(host)
-    if found is None:
-        raise DemoDown(f"{inventory} has no host {host}")
-    return VariableManager(loader=loader, inventory=manager).get_vars(host=found)
-
-
 def load_site(inventory: Path | None = None) -> DemoSite:
     """The demo site's facts, from its inventory (the project's own loader and model)."""
     from sitehub.render.commands import site_model
@@ -185,9 +172,7 @@ def load_site(inventory: Path | None = None) -> DemoSite:
         site_url=f"https://{site.public_hostname}{port}",
         title=site.title,
         keycloak_url=str(identity.url).rstrip("/"),
-        keycloak_admin_url=keycloak_admin_url(
-            _host_vars(inventory, identity.host), str(identity.url)
-        ),
+        keycloak_admin_url=keycloak_admin_url(identity.admin_url, str(identity.url)),
         realm=identity.realm,
         otp_algorithm=identity.mfa.algorithm,
         otp_digits=identity.mfa.digits,

@@ -206,7 +206,7 @@ def build_endpoint(inventory: Path, out: Path) -> dict[str, Any]:
     )
     # the admin listener (admin console and API, master realm), published for operators
     admin_url = keycloak_admin_url(
-        {k: _plain(v) for k, v in keycloak_vars.items() if k.startswith("keycloak_admin_")},
+        identity.admin_url,
         keycloak_url,
         int(setting({}, "keycloak_admin_port", role_defaults("keycloak"))),
     )

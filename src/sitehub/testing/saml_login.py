@@ -386,15 +386,13 @@ KEYCLOAK_ADMIN_PORT = 8445
 
 
 def keycloak_admin_url(
-    keycloak_vars: Mapping[str, object], public_url: str, default_port: int = KEYCLOAK_ADMIN_PORT
+    admin_url: str | None, public_url: str, default_port: int = KEYCLOAK_ADMIN_PORT
 ) -> str:
-    """Keycloak's admin listener from the Keycloak host's variables: its keycloak_admin_url,
-    else (the keycloak role's default) the public URL's host on keycloak_admin_port."""
-    url = str(keycloak_vars.get("keycloak_admin_url") or "").rstrip("/")
-    if url:
-        return url
-    port = int(str(keycloak_vars.get("keycloak_admin_port") or default_port))
-    return f"https://{urlsplit(public_url).hostname}:{port}"
+    """Keycloak's admin listener: the site's sitehub_identity.admin_url, else (the keycloak
+    role's default) the public URL's host on keycloak_admin_port."""
+    if admin_url:
+        return str(admin_url).rstrip("/")
+    return f"https://{urlsplit(public_url).hostname}:{default_port}"
 
 
 class KeycloakAdmin:
