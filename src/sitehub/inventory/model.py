@@ -404,6 +404,11 @@ class Identity(Strict):
         "(operators come through SSH) or the operators' network interface; every address "
         "(0.0.0.0) only where nothing but operators reaches the host's network.",
     )
+    admin_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Client addresses or networks (CIDR) the admin listener also accepts "
+        "besides the Keycloak host itself; empty: any client that reaches its address.",
+    )
     database: Literal["dev-file", "postgres"] = "postgres"
     mfa: OtpPolicy = Field(default_factory=OtpPolicy)
     brute_force: BruteForce = Field(default_factory=BruteForce)
@@ -424,6 +429,18 @@ class Identity(Strict):
                 f"admin_bind_address '{value}' is not an IP address (the admin listener "
                 "binds to an address, e.g. 127.0.0.1 or the operators' interface)"
             ) from None
+        return value
+
+    @field_validator("admin_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"admin_allowed_networks: '{network}' is not an address or CIDR network"
+                ) from None
         return value
 
     @property
