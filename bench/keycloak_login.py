@@ -62,7 +62,8 @@ class Admin:
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.verify = endpoint["ca_file"]
-        self.base = endpoint["base_url"]
+        # the admin listener: the public one refuses the admin API and the master realm
+        self.base = endpoint["admin_url"]
         self.realm = endpoint["realm"]
         self.auth = {
             "grant_type": "password",
@@ -132,6 +133,7 @@ def main() -> None:
     endpoint_file = args.endpoint or find_endpoint()
     endpoint = json.loads(endpoint_file.read_text())
     check_target(endpoint["base_url"])
+    check_target(endpoint["admin_url"])
     otp = endpoint["otp"]
     otp_params = {
         "algorithm": otp["algorithm"],

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from sitehub.testing.saml_login import (
     KeycloakAdmin,
     TotpStore,
+    keycloak_admin_url,
     login,
     new_session,
     post_saml_forms,
@@ -112,6 +113,7 @@ class DemoSite:
     site_url: str  # https://localhost:8443 (no trailing slash)
     title: str
     keycloak_url: str  # https://localhost:8444
+    keycloak_admin_url: str  # https://localhost:8445: admin API and master realm
     realm: str
     otp_algorithm: str
     otp_digits: int
@@ -151,14 +153,21 @@ class DemoSite:
 
     def hosts(self) -> set[str]:
         """Hosts test traffic may go to (the published ports on this machine)."""
-        return {urlsplit(self.site_url).hostname, urlsplit(self.keycloak_url).hostname}
+        return {
+            urlsplit(url).hostname
+            for url in (self.site_url, self.keycloak_url, self.keycloak_admin_url)
+        }
 
     def session(self) -> requests.Session:
         return new_session(self.ca_file, self.hosts())
 
     def admin(self) -> KeycloakAdmin:
         return KeycloakAdmin(
-            self.session(), self.keycloak_url, self.realm, "sitehub-admin", self.admin_password()
+            self.session(),
+            self.keycloak_admin_url,
+            self.realm,
+            "sitehub-admin",
+            self.admin_password(),
         )
 
 
@@ -209,6 +218,7 @@ def load_site(inventory: Path | None = None) -> DemoSite:
         site_url=site_url,
         title=site.title,
         keycloak_url=str(identity.url).rstrip("/"),
+        keycloak_admin_url=keycloak_admin_url(identity.admin_url, str(identity.url)),
         realm=identity.realm,
         otp_algorithm=identity.mfa.algorithm,
         otp_digits=identity.mfa.digits,
@@ -523,9 +533,19 @@ def reset_user(demo: DemoSite) -> list[str]:
     log: list[str] = []
     admin_session = demo.session()
     admin_password = demo.admin_password()
-    reset_otp(
-        admin_session, demo.keycloak_url, demo.realm, demo.user, "sitehub-admin", admin_password
-    )
+
+    def forget_otp() -> int:
+        # the admin API on Keycloak's admin listener
+        return reset_otp(
+            admin_session,
+            demo.keycloak_admin_url,
+            demo.realm,
+            demo.user,
+            "sitehub-admin",
+            admin_password,
+        )
+
+    forget_otp()
     with tempfile.TemporaryDirectory(prefix="sitehub-e2e-totp-") as totp_dir:
         http = demo.session()
         login(http, f"{demo.hpc.hub_url}hub/home", demo.user, demo.password(), TotpStore(totp_dir))
@@ -537,9 +557,7 @@ def reset_user(demo: DemoSite) -> list[str]:
     admin = demo.admin()
     user_id = admin.user(demo.user)["id"]
     admin.call("POST", f"/users/{user_id}/logout")
-    removed = reset_otp(
-        admin_session, demo.keycloak_url, demo.realm, demo.user, "sitehub-admin", admin_password
-    )
+    removed = forget_otp()
     log.append(f"Keycloak: sessions ended, {removed} OTP device(s) removed, enrollment required")
     left = wait_no_jobs(demo, timeout=60)
     if left:

@@ -32,7 +32,7 @@ from sitehub.demo import DEMO_USER
 from sitehub.deploy import BATCH_SCHEDULERS, frontend_secret, instance_name, realm_users
 from sitehub.inventory.validate import _plain
 from sitehub.render.commands import site_model
-from sitehub.testing.saml_login import KeycloakAdmin, TotpStore, new_session
+from sitehub.testing.saml_login import KeycloakAdmin, TotpStore, keycloak_admin_url, new_session
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_INVENTORY = REPO / "inventories" / "demo"
@@ -204,6 +204,17 @@ def build_endpoint(inventory: Path, out: Path) -> dict[str, Any]:
     addresses[keycloak.hostname] = published_address(
         keycloak_vars, identity.host, keycloak.port or 443
     )
+    # the admin listener (admin console and API, master realm), published for operators
+    admin_url = keycloak_admin_url(
+        identity.admin_url,
+        keycloak_url,
+        int(setting({}, "keycloak_admin_port", role_defaults("keycloak"))),
+    )
+    admin = urlsplit(admin_url)
+    admin_address = published_address(keycloak_vars, identity.host, admin.port or 443)
+    if addresses.get(admin.hostname, admin_address) != admin_address:
+        raise ValueError(f"{admin_url} and {keycloak_url} name one host at two addresses")
+    addresses[admin.hostname] = admin_address
 
     scratch = private_dir(out)
     password = secrets["demo_user_password"]
@@ -218,7 +229,7 @@ def build_endpoint(inventory: Path, out: Path) -> dict[str, Any]:
     admin_password_file = secrets_dir / "keycloak_admin_password"
     admin = KeycloakAdmin(
         new_session(ca_file, set(addresses)),
-        keycloak_url,
+        admin_url,
         identity.realm,
         admin_username,
         admin_password_file.read_text().strip(),
@@ -271,6 +282,20 @@ def build_endpoint(inventory: Path, out: Path) -> dict[str, Any]:
         "user_header": setting({}, "site_user_header", REPO / "playbooks/group_vars/all.yml"),
         "proxy_timeout": setting(frontend_vars, "frontend_proxy_timeout", frontend_defaults),
         "keycloak_url": keycloak_url,
+        "keycloak_admin_url": admin_url,
+        "keycloak_management_port": setting(
+            keycloak_vars, "keycloak_management_port", role_defaults("keycloak")
+        ),
+        # the public listener as the hosts of the demo network reach it (not published)
+        "keycloak_public_port": setting(
+            keycloak_vars, "keycloak_https_port", role_defaults("keycloak")
+        ),
+        # users' jobs run there: what it can reach, anyone's notebook can
+        "compute_host": sorted(
+            name for name, host in hosts.items() if "slurm_compute" in host["groups"]
+        )[0],
+        "frontend_error_log": "/var/log/apache2/sitehub-error.log",
+        "brute_force_failures": identity.brute_force.max_failures,
         "realm": identity.realm,
         "admin_username": admin_username,
         "admin_password_file": str(admin_password_file),

@@ -90,7 +90,7 @@ def log_in(endpoint, totp, password):
             admin = new_session(endpoint["ca_file"], endpoint["hosts"])
             reset_otp(
                 admin,
-                endpoint["keycloak_url"],
+                endpoint["keycloak_admin_url"],
                 endpoint["realm"],
                 username,
                 endpoint["admin_username"],
@@ -121,10 +121,11 @@ def podman_exec(endpoint):
 
 @pytest.fixture(scope="session")
 def keycloak_admin(endpoint) -> KeycloakAdmin:
-    """The realm's admin REST API, for looking at users, credentials and sessions."""
+    """The realm's admin REST API (Keycloak's admin listener), for looking at users,
+    credentials and sessions."""
     return KeycloakAdmin(
         new_session(endpoint["ca_file"], endpoint["hosts"]),
-        endpoint["keycloak_url"],
+        endpoint["keycloak_admin_url"],
         endpoint["realm"],
         endpoint["admin_username"],
         Path(endpoint["admin_password_file"]).read_text().strip(),

@@ -1,10 +1,13 @@
-"""TLS as a client sees it: Mozilla's intermediate profile (TLS 1.2/1.3, ECDHE + AEAD)."""
+"""TLS as a client sees it: Mozilla's intermediate profile (TLS 1.2/1.3, ECDHE + AEAD), and
+sslyze's check of that profile on the frontend and on Keycloak's two listeners."""
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -128,3 +131,42 @@ def test_hsts_and_plain_http_redirect(endpoint, browser, site):
     plain = browser.get(f"{plain_url}/jupyterhub/hpc/?x=1", allow_redirects=False, timeout=30)
     assert plain.status_code == 301
     assert plain.headers["Location"] == f"{site}/jupyterhub/hpc/?x=1"
+
+
+def _listeners(endpoint):
+    """(name, host, address, port) of every TLS listener users or operators reach."""
+    for name, key in (
+        ("frontend", "public_url"),
+        ("keycloak", "keycloak_url"),
+        ("keycloak-admin", "keycloak_admin_url"),
+    ):
+        parts = urlsplit(endpoint[key])
+        host = parts.hostname
+        yield name, host, endpoint["hosts"].get(host, host), parts.port or 443
+
+
+@pytest.mark.parametrize("name", ["frontend", "keycloak", "keycloak-admin"])
+def test_sslyze_finds_mozilla_intermediate_compliance(endpoint, tmp_path, name):
+    (_, host, address, port) = next(x for x in _listeners(endpoint) if x[0] == name)
+    report = tmp_path / "sslyze.json"
+    # sslyze from the dev extras, in this interpreter's environment
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sslyze",
+            "--mozilla_config=intermediate",
+            f"--certinfo_ca_file={endpoint['ca_file']}",
+            f"--json_out={report}",
+            f"{host}:{port}{{{address}}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    scans = json.loads(report.read_text())["server_scan_results"]
+    # a listener that does not answer is no pass: the scan must have run
+    assert [s["scan_status"] for s in scans] == ["COMPLETED"], result.stdout[-2000:]
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "OK - Compliant" in result.stdout, result.stdout[-3000:]

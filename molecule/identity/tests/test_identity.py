@@ -54,7 +54,8 @@ class Admin:
 
     def __init__(self, endpoint: dict, http: requests.Session):
         self.http = http
-        self.base = endpoint["base_url"]
+        # the admin listener: the public one refuses /admin/ and the master realm
+        self.base = endpoint["admin_url"]
         self.realm = endpoint["realm"]
         self.username = endpoint["admin_username"]
         self.password = Path(endpoint["admin_password_file"]).read_text().strip()
@@ -164,18 +165,108 @@ def test_public_port_is_https_only(endpoint, http):
     assert response.status_code == 200
     assert response.json()["realm"] == endpoint["realm"]
     plain = endpoint["base_url"].replace("https://", "http://")
-    with pytest.raises(requests.RequestException):
-        requests.get(f"{plain}/realms/{endpoint['realm']}", timeout=10)
+    try:
+        reply = requests.get(f"{plain}/realms/{endpoint['realm']}", timeout=10)
+    except requests.RequestException:
+        return  # the connection was refused or closed: no plain HTTP
+    # Apache's TLS port answers plain HTTP with 400 and nothing from Keycloak
+    assert reply.status_code == 400 and '"realm"' not in reply.text, reply.status_code
 
 
-def test_health_and_metrics_only_on_management_port(endpoint, http):
-    ready = http.get(f"{endpoint['management_url']}/health/ready", timeout=30)
-    assert ready.status_code == 200 and ready.json()["status"] == "UP"
-    metrics = http.get(f"{endpoint['management_url']}/metrics", timeout=30)
-    assert metrics.status_code == 200 and "jvm_" in metrics.text
-    for path in ("/health", "/health/ready", "/metrics"):
-        public = http.get(f"{endpoint['base_url']}{path}", timeout=30)
-        assert public.status_code == 404, f"{path} answered {public.status_code} on the public port"
+def test_management_port_is_not_reachable_from_outside_the_host(endpoint, http):
+    # bound to the Keycloak host's loopback (verify.yml asks it for readiness from there)
+    with pytest.raises(requests.ConnectionError):
+        http.get(f"{endpoint['management_url']}/health/ready", timeout=10)
+    for base in (endpoint["base_url"], endpoint["admin_url"]):
+        for path in ("/health", "/health/ready", "/metrics"):
+            reply = http.get(f"{base}{path}", timeout=30)
+            assert reply.status_code == 404, f"{base}{path} answered {reply.status_code}"
+
+
+ADMIN_PATHS = ["/admin/", "/admin/master/console/", "/admin/realms/master", "/realms/master/"]
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_public_listener_refuses_the_admin_surface(endpoint, http, path):
+    reply = http.get(f"{endpoint['base_url']}{path}", allow_redirects=False, timeout=30)
+    assert reply.status_code in (403, 404), f"{path}: {reply.status_code}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/realms/{realm}/../master/protocol/openid-connect/token",
+        "/realms/{realm}/%2e%2e/master/protocol/openid-connect/token",
+        "/realms/{realm}/..;/master/protocol/openid-connect/token",
+        "/realms/{realm}/%2E%2E%2Fmaster/protocol/openid-connect/token",
+        "/realms/Master/protocol/openid-connect/token",
+        "//realms/master/protocol/openid-connect/token",
+        "/realms/%6Daster/protocol/openid-connect/token",
+    ],
+)
+def test_no_detour_reaches_the_master_realm_publicly(endpoint, admin, path):
+    # a raw request line: requests would normalise the dots away before sending
+    url = endpoint["base_url"] + path.format(realm=endpoint["realm"])
+    session = requests.Session()
+    session.trust_env = False
+    prepared = requests.Request(
+        "POST",
+        url,
+        data={
+            "grant_type": "password",
+            "client_id": "admin-cli",
+            "username": admin.username,
+            "password": admin.password,
+        },
+    ).prepare()
+    prepared.url = url
+    reply = session.send(prepared, verify=endpoint["ca_file"], timeout=30)
+    assert reply.status_code in (400, 403, 404), f"{path}: {reply.status_code}"
+    assert "access_token" not in reply.text
+
+
+def test_master_password_grant_works_only_on_the_admin_listener(endpoint, http, admin):
+    form = {
+        "grant_type": "password",
+        "client_id": "admin-cli",
+        "username": admin.username,
+        "password": admin.password,
+    }
+    path = "/realms/master/protocol/openid-connect/token"
+    public = http.post(endpoint["base_url"] + path, data=form, timeout=30)
+    assert public.status_code == 404 and "access_token" not in public.text
+    private = http.post(endpoint["admin_url"] + path, data=form, timeout=30)
+    assert private.status_code == 200, private.text
+    # the master realm's issuer is the admin listener (its frontend URL), not the public name
+    issuer = http.get(f"{endpoint['admin_url']}/realms/master", timeout=30).json()
+    assert issuer["token-service"].startswith(endpoint["admin_url"] + "/realms/master/")
+
+
+def test_admin_console_is_served_on_the_admin_listener(endpoint, http):
+    page = http.get(f"{endpoint['admin_url']}/admin/master/console/", timeout=30)
+    assert page.status_code == 200
+    # the console's login and API both stay on the admin listener
+    env = json.loads(re.search(r'(?s)id="environment"[^>]*>(.*?)</script>', page.text).group(1))
+    assert env["serverBaseUrl"] == endpoint["admin_url"]
+    assert env["adminBaseUrl"] == endpoint["admin_url"]
+
+
+def test_public_listener_still_serves_the_site_realm(endpoint, http):
+    realm = endpoint["realm"]
+    descriptor = http.get(
+        f"{endpoint['base_url']}/realms/{realm}/protocol/saml/descriptor", timeout=30
+    )
+    assert descriptor.status_code == 200
+    # the login page's theme comes through too
+    login = http.get(f"{endpoint['base_url']}/realms/{realm}/account", timeout=30)
+    assert login.status_code == 200
+    theme = re.search(r'(/resources/[^"]+\.css)', login.text)
+    assert theme, "no stylesheet under /resources/ on the login page"
+    assert http.get(endpoint["base_url"] + theme.group(1), timeout=30).status_code == 200
+    config = http.get(
+        f"{endpoint['base_url']}/realms/{realm}/.well-known/openid-configuration", timeout=30
+    ).json()
+    assert config["issuer"] == f"{endpoint['base_url']}/realms/{realm}"
 
 
 def test_bootstrap_admin_is_gone(admin):

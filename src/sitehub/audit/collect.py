@@ -646,24 +646,44 @@ def listeners(
         )
     kc = role_defaults("keycloak")
     identity = site.sitehub_identity
-    kc_bind = kc["keycloak_http_host"]
+    kc_tls = "TLS " + ", ".join(kc["keycloak_https_protocols"])
     out.append(
         Listener(
             identity.host,
             int(kc["keycloak_https_port"]),
-            kc_bind,
-            "Keycloak (HTTPS): login pages, SAML IdP, admin console",
+            "*",
+            f"Apache before Keycloak, public: /realms/{identity.realm}/, /resources/, /js/ only",
             "anyone (browsers log in here); the frontend fetches the IdP metadata",
-            "TLS " + ", ".join(kc["keycloak_https_protocols"]),
+            kc_tls,
+        )
+    )
+    out.append(
+        Listener(
+            identity.host,
+            int(kc["keycloak_admin_port"]),
+            identity.admin_bind_address,
+            "Apache before Keycloak, admin: admin console and API, master realm",
+            "operators (keycloak_admin_host, keycloak_admin_allowed); the Keycloak host",
+            kc_tls,
+        )
+    )
+    out.append(
+        Listener(
+            identity.host,
+            int(kc["keycloak_backend_port"]),
+            kc["keycloak_http_host"],
+            "Keycloak (HTTPS), behind the two Apache listeners",
+            "the Keycloak host only",
+            kc_tls,
         )
     )
     out.append(
         Listener(
             identity.host,
             int(kc["keycloak_management_port"]),
-            kc["keycloak_management_host"] or kc_bind,
+            kc["keycloak_management_host"] or kc["keycloak_http_host"],
             "Keycloak management: health, metrics",
-            "whoever reaches the host (not restricted by sitehub)",
+            "the Keycloak host only (keycloak_management_host: the monitoring network)",
         )
     )
     api_ip = _template_setting("jupyterhub", "proxy.env.j2", r"--api-ip (\S+)")
@@ -1088,17 +1108,6 @@ def departures(site: SiteModel, fv: dict[str, Any]) -> list[Departure]:
                 "anyone who reaches the Keycloak host; metrics reveal load and realm names",
             )
         )
-    out.append(
-        Departure(
-            "Keycloak admin console (roles/keycloak)",
-            "on the public listener",
-            "reachable from the administrators' network only",
-            "note",
-            f"{identity.url.rstrip('/')}/admin/ is served with the login pages; only the "
-            "master-realm password (no MFA there) stands between it and the internet; "
-            "restrict /admin/ with a firewall or a reverse proxy",
-        )
-    )
     plain = sorted(
         {
             s["segment"]

@@ -340,7 +340,8 @@ def check_realm(
         "python3",
         "-c",
         _REALM_SCRIPT,
-        f"https://localhost:{kc['keycloak_https_port']}",
+        # the admin listener: the public one refuses the admin API and the master realm
+        f"https://localhost:{kc['keycloak_admin_port']}",
         kc["keycloak_admin_username"],
         site.sitehub_identity.realm,
         ",".join(expected),

@@ -16,6 +16,7 @@ inventory live in sitehub.inventory.validate.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -391,6 +392,23 @@ class Identity(Strict):
     metadata_url: HttpsUrl | None = Field(
         default=None, description="SAML IdP metadata; derived from url and realm when unset."
     )
+    admin_url: HttpsUrl | None = Field(
+        default=None,
+        description="Keycloak's admin listener as operators reach it (admin console and API, "
+        "the master realm); url's host on port 8445 when unset. The public url never "
+        "serves them.",
+    )
+    admin_bind_address: str = Field(
+        default="127.0.0.1",
+        description="Address the admin listener binds to on the Keycloak host: loopback "
+        "(operators come through SSH) or the operators' network interface; every address "
+        "(0.0.0.0) only where nothing but operators reaches the host's network.",
+    )
+    admin_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Client addresses or networks (CIDR) the admin listener also accepts "
+        "besides the Keycloak host itself; empty: any client that reaches its address.",
+    )
     database: Literal["dev-file", "postgres"] = "postgres"
     mfa: OtpPolicy = Field(default_factory=OtpPolicy)
     brute_force: BruteForce = Field(default_factory=BruteForce)
@@ -400,6 +418,30 @@ class Identity(Strict):
     )
     demo_users: list[DemoUser] = Field(default_factory=list)
     extra_redirect_uris: list[RedirectUri] = Field(default_factory=list)
+
+    @field_validator("admin_bind_address")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"admin_bind_address '{value}' is not an IP address (the admin listener "
+                "binds to an address, e.g. 127.0.0.1 or the operators' interface)"
+            ) from None
+        return value
+
+    @field_validator("admin_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"admin_allowed_networks: '{network}' is not an address or CIDR network"
+                ) from None
+        return value
 
     @property
     def idp_metadata_url(self) -> str:

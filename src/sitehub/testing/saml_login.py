@@ -381,9 +381,25 @@ class Endpoint:
         return TotpStore(self.totp_dir)
 
 
+# The keycloak role's keycloak_admin_port (roles/keycloak/defaults/main.yml).
+KEYCLOAK_ADMIN_PORT = 8445
+
+
+def keycloak_admin_url(
+    admin_url: str | None, public_url: str, default_port: int = KEYCLOAK_ADMIN_PORT
+) -> str:
+    """Keycloak's admin listener: the site's sitehub_identity.admin_url, else (the keycloak
+    role's default) the public URL's host on keycloak_admin_port."""
+    if admin_url:
+        return str(admin_url).rstrip("/")
+    return f"https://{urlsplit(public_url).hostname}:{default_port}"
+
+
 class KeycloakAdmin:
     """The few admin REST calls tests make: look at a user, their credentials and sessions.
 
+    ``admin_url`` is Keycloak's admin listener (the keycloak role's, e.g. the demo's
+    https://localhost:8445): the public listener refuses the admin API and the master realm.
     Logs in to the master realm's admin-cli for a short-lived token, fetched again per call
     (a master token lives a minute by default; tests may wait longer between calls).
     """
@@ -391,13 +407,13 @@ class KeycloakAdmin:
     def __init__(
         self,
         session: requests.Session,
-        keycloak_url: str,
+        admin_url: str,
         realm: str,
         admin_username: str,
         admin_password: str,
     ) -> None:
         self.session = session
-        self.base = keycloak_url.rstrip("/")
+        self.base = admin_url.rstrip("/")
         self.realm = realm
         self._credentials = {
             "grant_type": "password",
@@ -443,18 +459,19 @@ class KeycloakAdmin:
 
 def reset_otp(
     session: requests.Session,
-    keycloak_url: str,
+    admin_url: str,
     realm: str,
     username: str,
     admin_username: str,
     admin_password: str,
 ) -> int:
-    """Remove a user's OTP devices and ask for a new one at next login (admin REST API).
+    """Remove a user's OTP devices and ask for a new one at next login (admin REST API on
+    Keycloak's admin listener, ``admin_url``).
 
     Tests call it when their TOTP store lost a user's secret, so a re-run can log in again.
     Returns how many devices were removed.
     """
-    admin = KeycloakAdmin(session, keycloak_url, realm, admin_username, admin_password)
+    admin = KeycloakAdmin(session, admin_url, realm, admin_username, admin_password)
     user = admin.user(username)
     removed = 0
     for credential in admin.credentials(username):

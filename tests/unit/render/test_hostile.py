@@ -215,6 +215,7 @@ def render_keycloak_conf(site: SiteModel, db_password: str) -> str:
     for name in ("defaults/main.yml", "vars/main.yml"):
         values |= yaml.safe_load((KEYCLOAK / name).read_text()) or {}
     env = jinja2.Environment(undefined=jinja2.Undefined)
+    _ansible_plugins(env)
     env.filters.update(quoting.FILTERS)
     identity = site.sitehub_identity
     values |= {"inventory_hostname": identity.host, "ansible_managed": "test"}
@@ -229,12 +230,35 @@ def render_keycloak_conf(site: SiteModel, db_password: str) -> str:
         "keycloak_db": identity.database,
         "keycloak_db_password": db_password,
     }
+    # the role's derived vars (the public and admin URLs) from those: rendered from their own
+    # templates, the passed values going in as data
+    derived = yaml.safe_load((KEYCLOAK / "vars/main.yml").read_text()) or {}
+    for _ in range(2):
+        values |= {
+            k: env.from_string(v).render(values) for k, v in derived.items() if isinstance(v, str)
+        }
     template = (KEYCLOAK / "templates" / "keycloak.conf.j2").read_text()
     conf_env = jinja2.Environment(
         trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.Undefined
     )
+    _ansible_plugins(conf_env)
     conf_env.filters.update(quoting.FILTERS)
     return conf_env.from_string(template).render(values)
+
+
+def _ansible_plugins(env: jinja2.Environment) -> None:
+    """Ansible's own filters and tests the role's vars use (regex_replace, urlsplit, match),
+    by their short and ansible.builtin names."""
+    from ansible.plugins.filter.core import FilterModule
+    from ansible.plugins.filter.urlsplit import FilterModule as UrlsplitFilters
+    from ansible.plugins.test.core import TestModule
+
+    for plugins, table in (
+        (FilterModule().filters() | UrlsplitFilters().filters(), env.filters),
+        (TestModule().tests(), env.tests),
+    ):
+        for name, function in plugins.items():
+            table[name] = table[f"ansible.builtin.{name}"] = function
 
 
 def keycloak_keys(text: str) -> list[str]:
