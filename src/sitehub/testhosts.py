@@ -410,6 +410,7 @@ def load_test_hosts(inventory: str | Path) -> list[HostSpec]:
                 "sitehub_test_privileged",
                 "sitehub_test_volumes",
                 "sitehub_test_image",
+                "sitehub_test_devices",
             )
             if key in hostvars
         }

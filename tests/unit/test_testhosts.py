@@ -190,6 +190,8 @@ all:
         node1:
           ansible_connection: containers.podman.podman
           sitehub_test_privileged: true
+          sitehub_test_image: localhost/sitehub-base:trixie
+          sitehub_test_devices: [/dev/fuse]
         real1:
           ansible_host: 192.0.2.10
 """
@@ -201,6 +203,8 @@ all:
     assert sorted(hosts) == ["hub1", "kc1", "node1"]
     assert hosts["hub1"].publish == ["127.0.0.1:8443:443"]
     assert hosts["node1"].privileged is True
+    assert hosts["node1"].image == testhosts.TRIXIE_IMAGE
+    assert hosts["node1"].devices == ["/dev/fuse"]
     assert {h.network for h in hosts.values()} == {"demo-net"}
 
 

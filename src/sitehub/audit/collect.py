@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -271,13 +272,19 @@ def public_paths(site: SiteModel, fv: dict[str, Any]) -> list[PublicPath]:
             why="where the login happens; guarded by brute-force detection",
         )
     )
+    # the role's default when the inventory names none: the public host on the admin port
+    admin = str(identity.admin_url or "").rstrip("/") or (
+        f"https://{urlsplit(identity.url).hostname}:{role_defaults('keycloak')['keycloak_admin_port']}"
+    )
     paths.append(
         PublicPath(
-            url=f"{identity.url.rstrip('/')}/admin/",
+            url=f"{admin}/admin/",
             path="/admin/",
-            served_by=f"Keycloak on {identity.host}: admin console and admin API",
+            served_by=f"Keycloak's admin listener on {identity.host} (Apache before Keycloak): "
+            "admin console, admin API, master realm",
             login="Keycloak master-realm administrator",
-            why="served on the same listener as the login pages (see departures)",
+            why=f"not on the public listener ({identity.url} answers 404 for /admin/ and "
+            f"/realms/master/); the admin listener binds {identity.admin_bind_address}",
         )
     )
     return paths

@@ -59,6 +59,10 @@ def test_paths_without_login_are_exactly_the_expected_ones(demo_report, example_
         # no hub path is ever public
         assert not any(p.path.startswith("/jupyterhub/") for p in report.public_without_login())
     assert demo_report.path("/balancer-manager").login != NO_LOGIN
+    # Keycloak's admin surface is on the admin listener, never the public IdP URL
+    assert demo_report.path("/admin/").url == "https://localhost:8445/admin/"
+    assert example_report.path("/admin/").url.endswith(":8445/admin/")
+    assert demo_report.path("/admin/").login != NO_LOGIN
 
 
 def test_auth_chain_mfa_brute_force_and_sessions(demo_report, example_report):
