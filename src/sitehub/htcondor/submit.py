@@ -179,10 +179,12 @@ def submit_commands(request: JobRequest, ctx: SubmitContext) -> list[tuple[str, 
 
     cmds: list[tuple[str, str]] = []
     if request.image:
-        cmds += [
-            ("universe", "container"),
-            ("container_image", _checked(request.image, IMAGE_REF, "container image")),
-        ]
+        image = _checked(request.image, IMAGE_REF, "container image")
+        cmds += [("universe", "container"), ("container_image", image)]
+        if image.startswith("/"):
+            # a path on the execute nodes (CVMFS, a shared image directory): HTCondor would
+            # otherwise copy it from the hub host, where it need not exist, for every job
+            cmds.append(("transfer_container", "false"))
     else:
         cmds.append(("universe", "vanilla"))
     cmds += [

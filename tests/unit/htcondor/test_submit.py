@@ -64,8 +64,16 @@ def test_container_universe_and_gpu_by_capability():
     sub = parsed(build_submit(req, CTX))
     assert sub["universe"] == "container"
     assert sub["container_image"] == IMAGE
+    # the image is on the execute nodes: never copied from the hub host
+    assert sub["transfer_container"] == "false"
     assert sub["request_gpus"] == "1"
     assert sub["require_gpus"] == "Capability >= 8.0"
+
+
+def test_a_registry_image_is_left_to_htcondor():
+    sub = parsed(build_submit(dataclasses.replace(REQ, image="docker://debian:13"), CTX))
+    assert sub["container_image"] == "docker://debian:13"
+    assert "transfer_container" not in sub.keys()
 
 
 def test_gpu_by_device_name_is_a_quoted_classad_string():
