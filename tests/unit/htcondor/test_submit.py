@@ -73,7 +73,7 @@ def test_container_universe_and_gpu_by_capability():
 def test_a_registry_image_is_left_to_htcondor():
     sub = parsed(build_submit(dataclasses.replace(REQ, image="docker://debian:13"), CTX))
     assert sub["container_image"] == "docker://debian:13"
-    assert "transfer_container" not in sub.keys()
+    assert "transfer_container" not in dict(sub)
 
 
 def test_gpu_by_device_name_is_a_quoted_classad_string():
