@@ -81,36 +81,34 @@ class Strict(BaseModel):
 
 
 def _hostname(value: str) -> str:
-    if not HOSTNAME_RE.fullmatch(value):
-        raise ValueError(f"'{value}' is not a valid host name")
-    return value
+    return _matching(value, HOSTNAME_RE, "'{}' is not a valid host name")
 
 
 def _name(value: str) -> str:
-    if not NAME_RE.fullmatch(value):
-        raise ValueError(
-            f"'{value}' is not a valid name: use letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
-    return value
+    return _matching(
+        value,
+        NAME_RE,
+        "'{}' is not a valid name: use letters, digits, '_', '.' or '-', "
+        "starting with a letter or digit",
+    )
 
 
 def _web_url(value: str) -> str:
-    if not WEB_URL_RE.fullmatch(value):
-        raise ValueError(
-            f"'{value}' is neither an https:// link nor a path on this site (a javascript: or "
-            "data: link runs in the page): give the page's https:// URL"
-        )
-    return value
+    return _matching(
+        value,
+        WEB_URL_RE,
+        "'{}' is neither an https:// link nor a path on this site (a javascript: or "
+        "data: link runs in the page): give the page's https:// URL",
+    )
 
 
 def _slurm_name(value: str) -> str:
-    if not SLURM_NAME_RE.fullmatch(value):
-        raise ValueError(
-            f"'{value}' is not a Slurm name: letters, digits, '_', '.', '+' or '-', starting "
-            "with a letter or digit, at most 64 characters (it is written into batch scripts)"
-        )
-    return value
+    return _matching(
+        value,
+        SLURM_NAME_RE,
+        "'{}' is not a Slurm name: letters, digits, '_', '.', '+' or '-', starting "
+        "with a letter or digit, at most 64 characters (it is written into batch scripts)",
+    )
 
 
 def _absolute_path(value: str) -> str:
