@@ -5,6 +5,9 @@ SHELL := /bin/bash
 VENV            ?= .venv
 PY              := $(VENV)/bin/python
 BIN             := $(abspath $(VENV))/bin
+# sslyze needs a cryptography release community.crypto cannot use (pyproject.toml)
+SSLYZE_VENV     ?= .venv-sslyze
+export SITEHUB_SSLYZE := $(abspath $(SSLYZE_VENV))/bin/sslyze
 export SITEHUB_CACHE   ?= /var/cache/sitehub
 export CONTAINERS_CONF := $(abspath molecule/shared/containers.conf)
 export ANSIBLE_CONFIG  := $(abspath ansible.cfg)
@@ -53,11 +56,16 @@ $(APT_STAMP):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
 	touch $@
 
-venv: $(VENV)/.done
+venv: $(VENV)/.done $(SSLYZE_VENV)/.done
 $(VENV)/.done: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(SSLYZE_VENV)/.done: tests/tools/requirements-sslyze.txt
+	python3 -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/python -m pip install -q -r $<
 	touch $@
 
 image: packages venv
