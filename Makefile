@@ -5,8 +5,9 @@ SHELL := /bin/bash
 VENV            ?= .venv
 PY              := $(VENV)/bin/python
 BIN             := $(abspath $(VENV))/bin
-# sslyze needs a cryptography release community.crypto cannot use (pyproject.toml)
-SSLYZE_VENV     ?= .venv-sslyze
+# sslyze needs a cryptography release community.crypto cannot use (pyproject.toml); its venv
+# sits inside the main one, which every linter already skips
+SSLYZE_VENV     ?= $(VENV)/sslyze
 export SITEHUB_SSLYZE := $(abspath $(SSLYZE_VENV))/bin/sslyze
 export SITEHUB_CACHE   ?= /var/cache/sitehub
 export CONTAINERS_CONF := $(abspath molecule/shared/containers.conf)
