@@ -43,13 +43,25 @@ def cmd_validate(args) -> int:
             print(json.dumps({"problems": [str(exc)], "details": [], "error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    problems = validate_loaded(loaded)
+    notes: list = []
+    # the play is about to deploy: a secret it cannot decrypt would fail it there, later
+    problems = validate_loaded(loaded, notes=notes, require_vault=args.vault_secrets_stdin)
     if args.json:
         details = [
             {"file": p.file, "line": p.line, "key": p.key, "message": p.message} for p in problems
         ]
-        print(json.dumps({"problems": [str(p) for p in problems], "details": details}))
+        print(
+            json.dumps(
+                {
+                    "problems": [str(p) for p in problems],
+                    "details": details,
+                    "notes": [str(n) for n in notes],
+                }
+            )
+        )
         return 1 if problems else 0
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if problems:
         print(f"{args.inventory}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:

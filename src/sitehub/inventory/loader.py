@@ -45,8 +45,12 @@ class LoadedInventory:
     hosts: dict[str, set[str]]  # host -> groups
     variable_files: dict[str, str] = field(default_factory=dict)  # var -> file it was set in
     vaulted_variables: set[str] = field(default_factory=set)  # names whose value is vaulted
-    # Values read from vault-encrypted files (decrypted to be read), for secret strength checks.
-    vault_file_values: dict[str, Any] = field(default_factory=dict)
+    # Vaulted variables (inline `!vault` or read from a vault-encrypted file) by name, for
+    # the secret strength checks.
+    vaulted_values: dict[str, Any] = field(default_factory=dict)
+    # The vault secrets the loader was given (a VaultLib), None when there are none: inline
+    # values are decrypted with it only to check their strength.
+    vault: Any = None
     host_origins: dict[str, Origin] = field(default_factory=dict)  # host -> where it is listed
     # Other `sitehub_*` variables (not part of the site model), with where they are set.
     other_variables: dict[str, Origin] = field(default_factory=dict)
@@ -108,7 +112,19 @@ def _clear_vars_plugin_cache() -> None:
             cache.clear()
 
 
-def _vault_secrets(loader: Any, password_files: list[str], given: list[tuple[str, bytes]]) -> None:
+def decrypt_inline(value: Any, vault: Any) -> str:
+    """The plaintext of an inline `!vault` value; raises AnsibleVaultError when the secrets
+    do not open it. Decrypted here, not through the value itself: that would use Ansible's
+    process-wide vault context, which a process may set only once."""
+    from ansible.module_utils.common.text.converters import to_text
+    from ansible.parsing.vault import VaultHelper
+
+    return to_text(vault.decrypt(VaultHelper.get_ciphertext(value, with_tags=False)))
+
+
+def _vault_secrets(
+    loader: Any, password_files: list[str], given: list[tuple[str, bytes]]
+) -> list[tuple[str, Any]]:
     from ansible import constants as C
     from ansible.cli import CLI
     from ansible.parsing.vault import VaultSecret
@@ -129,7 +145,9 @@ def _vault_secrets(loader: Any, password_files: list[str], given: list[tuple[str
         # decryption of inline values, which validation never does.
         initialize_context=False,
     )
-    loader.set_vault_secrets([(vid, VaultSecret(pw)) for vid, pw in given] + list(secrets))
+    everything = [(vid, VaultSecret(pw)) for vid, pw in given] + list(secrets)
+    loader.set_vault_secrets(everything)
+    return everything
 
 
 def _error_origin(exc: BaseException) -> Origin:
@@ -145,7 +163,8 @@ def _error_origin(exc: BaseException) -> Origin:
     return Origin(None)
 
 
-def _is_vault_error(exc: BaseException) -> bool:
+def _vault_error(exc: BaseException) -> BaseException | None:
+    """The vault error along an error's chain of causes, if any."""
     from ansible.parsing.vault import AnsibleVaultError
 
     current: BaseException | None = exc
@@ -153,9 +172,9 @@ def _is_vault_error(exc: BaseException) -> bool:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, AnsibleVaultError):
-            return True
+            return current
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 def _read_error(exc: BaseException, source: str) -> tuple[Origin, str, str]:
@@ -164,9 +183,13 @@ def _read_error(exc: BaseException, source: str) -> tuple[Origin, str, str]:
     where = _error_origin(exc)
     if where.path is None:
         where = Origin(source)
-    text = exc._original_message if isinstance(exc, AnsibleError) else str(exc)
+    # vault errors: Ansible's own words, not the vars plugin's message around them
+    # (vars_plugins/sitehub_vault_files.py, which says how ansible-playbook takes a password)
+    vault = _vault_error(exc)
+    cause = vault or exc
+    text = cause._original_message if isinstance(cause, AnsibleError) else str(cause)
     text = " ".join(str(text).split())
-    if _is_vault_error(exc):
+    if vault is not None:
         return (
             where,
             "(vault)",
@@ -214,12 +237,16 @@ def load_inventory(
     _clear_vars_plugin_cache()
     loader = DataLoader()
     try:
-        _vault_secrets(loader, list(vault_password_files), vault_secrets or [])
+        secrets = _vault_secrets(loader, list(vault_password_files), vault_secrets or [])
     except AnsibleError as exc:
         message = " ".join(str(exc._original_message).split())
         result.problems.append((Origin(source), "(vault)", f"{message}: {VAULT_HELP}"))
         result.fatal = True
         return result
+    if secrets:
+        from ansible.parsing.vault import VaultLib
+
+        result.vault = VaultLib(secrets=secrets)
     try:
         inventory = InventoryManager(loader=loader, sources=[source])
         variables = VariableManager(loader=loader, inventory=inventory)
@@ -248,8 +275,7 @@ def load_inventory(
             continue
         if is_vaulted(value):
             result.vaulted_variables.add(name)
-            if not is_inline_vaulted(value):
-                result.vault_file_values[name] = value
+            result.vaulted_values[name] = value
         if name.startswith("sitehub_"):
             result.other_variables[name] = origin_of(key)
     return result

@@ -26,6 +26,7 @@ from sitehub.inventory.loader import (
     LoadedInventory,
     Origin,
     close_site_variable,
+    decrypt_inline,
     is_inline_vaulted,
     is_vaulted,
     origin_of,
@@ -83,13 +84,22 @@ def _path_str(loc: tuple[Any, ...]) -> str:
 
 
 class _Report:
-    def __init__(self, inventory: LoadedInventory):
+    def __init__(self, inventory: LoadedInventory, *, require_vault: bool = False):
         self.inventory = inventory
+        self.require_vault = require_vault
         self.problems: list[Problem] = []
+        self.notes: list[Problem] = []
 
     def add(self, loc: tuple[Any, ...], message: str) -> None:
         where = self._origin_along(loc)
         self.at(where, _path_str(loc), message)
+
+    def note(self, loc: tuple[Any, ...], message: str) -> None:
+        """What was not checked: said, not a problem."""
+        where = self._origin_along(loc)
+        note = Problem(_display_path(where.path), where.line or 0, _path_str(loc), message)
+        if note not in self.notes:
+            self.notes.append(note)
 
     def at(self, where: Origin, key: str, message: str) -> None:
         problem = Problem(_display_path(where.path), where.line or 0, key, message)
@@ -125,8 +135,27 @@ class _Report:
         return best
 
 
-def validate_loaded(inventory: LoadedInventory) -> list[Problem]:
-    report = _Report(inventory)
+def validate_loaded(
+    inventory: LoadedInventory,
+    *,
+    notes: list[Problem] | None = None,
+    require_vault: bool = False,
+) -> list[Problem]:
+    """Every problem of a loaded inventory.
+
+    notes: gets what could not be checked (an inline `!vault` secret's length without a
+    vault password). require_vault: such a secret is a problem instead, for a run that
+    is about to deploy and would need it (the validation play).
+    """
+    report = _Report(inventory, require_vault=require_vault)
+    problems = _validate(report)
+    if notes is not None:
+        notes.extend(sorted(report.notes))
+    return problems
+
+
+def _validate(report: _Report) -> list[Problem]:
+    inventory = report.inventory
     for origin, key, message in inventory.problems:
         report.at(origin, key, message)
     if inventory.fatal:
@@ -699,11 +728,12 @@ def _check_secrets(report: _Report, site_vars: dict[str, Any], raw: dict[str, An
                 + ("(a password lookup is fine for a demo)" if demo else "(vaulted)"),
             )
     for name, value in secrets.items():
+        loc = ("sitehub_secrets", str(name))
         state = _secret_state(value, report.inventory.vaulted_variables, demo)
         if state is None:
-            state = _secret_strength(str(name), value, report.inventory.vault_file_values)
+            state = _secret_strength(report, loc, value)
         if state is not None:
-            report.add(("sitehub_secrets", str(name)), state)
+            report.add(loc, state)
 
 
 # Secrets sitehub itself uses as keys (derivation seeds, tokens, the admin password): a
@@ -717,24 +747,24 @@ STRONG_SECRETS = (
 )
 MIN_SECRET_LENGTH = 32
 _LOOKUP_LENGTH_RE = re.compile(r"\blength\s*=\s*(\d+)")
+VAULT_HOWTO = (
+    "give the vault password: ansible-playbook --vault-password-file FILE or "
+    "--ask-vault-pass (or ANSIBLE_VAULT_PASSWORD_FILE, or vault_password_file in ansible.cfg)"
+)
 
 
-def _secret_strength(name: str, value: Any, vault_file_values: dict[str, Any]) -> str | None:
-    """What is weak about a secret whose text validation can read, else None.
+def _secret_strength(report: _Report, loc: tuple[str, str], value: Any) -> str | None:
+    """What is weak about a secret, else None.
 
-    Inline `!vault` values stay encrypted (validation never decrypts them); literals in a
-    vault-encrypted file, and variables they refer to, were decrypted to be read at all.
+    Literals in a vault-encrypted file were decrypted to be read at all; inline `!vault`
+    values (the secret itself or the variable it refers to) are decrypted with the vault
+    secrets validation was given. Without any, the length is not checked: a note says so,
+    or (require_vault: a run about to deploy) a problem, as the deploy would fail on it.
     """
-    if is_inline_vaulted(value):
-        return None
-    text = str(value).strip()
-    ref = _TEMPLATE_VAR_RE.match(text)
-    if ref:
-        target = vault_file_values.get(ref.group(1))
-        if target is None or is_inline_vaulted(target):
-            return None
-        text = str(target)
-    elif _PASSWORD_LOOKUP_RE.match(text):
+    name = loc[1]
+    text = value.strip() if isinstance(value, str) and not is_inline_vaulted(value) else None
+    ref = _TEMPLATE_VAR_RE.match(text) if text is not None else None
+    if text is not None and _PASSWORD_LOOKUP_RE.match(text):
         length = _LOOKUP_LENGTH_RE.search(text)
         if name in STRONG_SECRETS and length and int(length.group(1)) < MIN_SECRET_LENGTH:
             return (
@@ -742,6 +772,36 @@ def _secret_strength(name: str, value: Any, vault_file_values: dict[str, Any]) -
                 "more for a key sitehub derives secrets from"
             )
         return None
+    what = "its inline `!vault` value"
+    if ref:
+        target = report.inventory.vaulted_values.get(ref.group(1))
+        if target is None:  # not vaulted: _secret_state said so
+            return None
+        value = target
+        at = origin_of(target)
+        where = f"{_display_path(at.path)}:{at.line}" if at.line else _display_path(at.path)
+        what = f"the inline `!vault` value of {ref.group(1)} ({where})"
+    if is_inline_vaulted(value):
+        vault = report.inventory.vault
+        if vault is None:
+            if report.require_vault:
+                return f"{what} cannot be decrypted, this run has no vault password: " + (
+                    VAULT_HOWTO
+                )
+            report.note(
+                loc,
+                f"length not checked: {what} needs the vault password "
+                "(sitehub validate --vault-password-file FILE checks it)",
+            )
+            return None
+        from ansible.errors import AnsibleError
+
+        try:
+            value = decrypt_inline(value, vault)
+        except AnsibleError as exc:
+            reason = " ".join(str(getattr(exc, "_original_message", exc)).split())
+            return f"{what} cannot be decrypted with the vault password given ({reason})"
+    text = str(value).strip()
     if not text:
         return "is empty: set the real secret (vaulted)"
     if name in STRONG_SECRETS and len(text) < MIN_SECRET_LENGTH:

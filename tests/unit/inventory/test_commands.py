@@ -56,7 +56,11 @@ def test_missing_path_exit_2(tmp_path, capsys):
 
 def test_json_valid(capsys):
     assert main(["validate", "--json", str(INVENTORIES / "example-site")]) == 0
-    assert json.loads(capsys.readouterr().out) == {"problems": [], "details": []}
+    data = json.loads(capsys.readouterr().out)
+    assert data["problems"] == [] and data["details"] == []
+    # its inline `!vault` secrets: their length needs the vault password, so it is not checked
+    assert len(data["notes"]) == 8
+    assert all("length not checked" in note for note in data["notes"]), data["notes"]
 
 
 def test_json_problems(site_copy, capsys):

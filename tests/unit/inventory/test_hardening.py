@@ -438,3 +438,132 @@ def test_validation_renders_the_site_first(site_copy, monkeypatch):
     monkeypatch.setattr(commands, "render_site", broken)
     problems = site_copy("demo").validate()
     assert any("sitehub cannot render this site" in p.message for p in problems), problems
+
+
+# --- inline `!vault` secrets: decrypted where the vault password is given -------------------
+
+INLINE_PASSWORD = "inline-test-password"
+STRONG = "s3cret-0123456789abcdef0123456789abcdef"  # 39 characters
+
+
+def inline_vault(text: str, password: str = INLINE_PASSWORD) -> str:
+    """`!vault |` and the ciphertext of text, as `ansible-vault encrypt_string` writes it."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    vault = VaultLib([("default", VaultSecret(password.encode()))])
+    body = vault.encrypt(text).decode().splitlines()
+    return "!vault |\n" + "".join(f"    {line}\n" for line in body)
+
+
+def inline_site(site_copy, tmp_path, **plain: str):
+    """The example site with every secret an inline `!vault` value encrypted with
+    INLINE_PASSWORD: the hub secrets in secrets.yml, the others in vault.yml that
+    secrets.yml refers to (as shipped). plain: NAME=text overrides a secret's text."""
+    copy = site_copy("example")
+    direct = ("hub_cookie_secret", "hub_crypt_key", "hub_proxy_token")
+    referred = ("keycloak_admin_password", "keycloak_db_password", "ldap_bind_password")
+    referred += ("munge_key", "htcondor_token")
+    secrets = "---\nsitehub_secrets:\n"
+    for name in referred:
+        secrets += f'  {name}: "{{{{ vault_{name} }}}}"\n'
+    for name in direct:
+        secrets += f"  {name}: " + inline_vault(plain.get(name, STRONG))
+    vault_vars = "---\n" + "".join(
+        f"vault_{name}: " + inline_vault(plain.get(name, STRONG)) for name in referred
+    )
+    copy.write("group_vars/all/secrets.yml", secrets)
+    copy.write("group_vars/all/vault.yml", vault_vars)
+    password = tmp_path / "inline-password"
+    password.write_text(INLINE_PASSWORD + "\n")
+    return copy, password
+
+
+def validate_with_notes(copy, password_files=(), **kwargs):
+    from sitehub.inventory import load_inventory, validate_loaded
+
+    notes: list = []
+    problems = validate_loaded(load_inventory(copy.path, password_files), notes=notes, **kwargs)
+    return problems, notes
+
+
+def test_inline_vault_secrets_strong_enough(site_copy, tmp_path):
+    copy, password = inline_site(site_copy, tmp_path)
+    assert validate_with_notes(copy, [str(password)]) == ([], [])
+
+
+def test_inline_vault_secret_too_short_is_refused(site_copy, tmp_path):
+    copy, password = inline_site(site_copy, tmp_path, hub_cookie_secret="tiny7ab", munge_key="")
+    problems, _ = validate_with_notes(copy, [str(password)])
+    assert len(problems) == 2, problems
+    copy.expect(
+        problems,
+        key="sitehub_secrets.hub_cookie_secret",
+        file="group_vars/all/secrets.yml",
+        line=copy.line_of("group_vars/all/secrets.yml", "  hub_cookie_secret:"),
+        words=("7 characters", "32"),
+    )
+    # a reference: the problem is where the secret is named, and says where its value is
+    copy.expect(
+        problems,
+        key="sitehub_secrets.munge_key",
+        file="group_vars/all/secrets.yml",
+        line=copy.line_of("group_vars/all/secrets.yml", "  munge_key:"),
+        words=("empty",),
+    )
+    assert "tiny7ab" not in "\n".join(str(p) for p in problems), "never print a secret"
+
+
+def test_inline_vault_reference_names_the_vaulted_variable(site_copy, tmp_path):
+    copy, password = inline_site(site_copy, tmp_path, keycloak_admin_password="short")
+    problems, _ = validate_with_notes(copy, [str(password)])
+    copy.expect(problems, key="sitehub_secrets.keycloak_admin_password", words=("5 characters",))
+
+
+def test_inline_vault_without_password_is_said_not_checked(site_copy, tmp_path):
+    copy, _ = inline_site(site_copy, tmp_path, hub_cookie_secret="tiny7ab")
+    problems, notes = validate_with_notes(copy)
+    assert problems == []
+    assert len(notes) == 8, notes
+    cookie = next(n for n in notes if n.key == "sitehub_secrets.hub_cookie_secret")
+    assert cookie.file.endswith("group_vars/all/secrets.yml") and cookie.line > 0
+    assert "length not checked" in cookie.message and "--vault-password-file" in cookie.message
+    munge = next(n for n in notes if n.key == "sitehub_secrets.munge_key")
+    assert "vault_munge_key" in munge.message and "vault.yml:" in munge.message
+
+
+def test_inline_vault_without_password_before_a_deploy_is_refused(site_copy, tmp_path):
+    copy, _ = inline_site(site_copy, tmp_path)
+    problems, notes = validate_with_notes(copy, require_vault=True)
+    assert notes == []
+    assert len(problems) == 8, problems
+    copy.expect(
+        problems,
+        key="sitehub_secrets.hub_proxy_token",
+        file="group_vars/all/secrets.yml",
+        line=copy.line_of("group_vars/all/secrets.yml", "  hub_proxy_token:"),
+        words=("no vault password", "--vault-password-file", "--ask-vault-pass"),
+    )
+
+
+def test_inline_vault_with_wrong_password_is_refused(site_copy, tmp_path):
+    copy, _ = inline_site(site_copy, tmp_path)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password\n")
+    problems, _ = validate_with_notes(copy, [str(wrong)])
+    assert len(problems) == 8, problems
+    copy.expect(
+        problems,
+        key="sitehub_secrets.hub_crypt_key",
+        words=("cannot be decrypted with the vault password given",),
+    )
+
+
+def test_cli_says_which_inline_secrets_were_not_checked(site_copy, tmp_path, capsys):
+    from sitehub.cli import main
+
+    copy, password = inline_site(site_copy, tmp_path)
+    assert main(["validate", str(copy.path)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("note: ") == 8 and "length not checked" in err
+    assert main(["validate", "--vault-password-file", str(password), str(copy.path)]) == 0
+    assert "note: " not in capsys.readouterr().err

@@ -136,13 +136,42 @@ vault_htcondor_token: token-0123456789abcdef0123456789abcdef
 """
 
 
+def inline_vault(text: str, password: str) -> str:
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    body = VaultLib([("default", VaultSecret(password.encode()))]).encrypt(text).decode()
+    return "!vault |\n" + "".join(f"    {line}\n" for line in body.splitlines())
+
+
+def reencrypt_inline(secrets_yml: Path, password: str, text: str) -> None:
+    """Every inline `!vault` value of secrets_yml replaced by text encrypted with password
+    (the shipped ciphertexts are of a throw-away password nobody has)."""
+    out, skipping = [], False
+    for line in secrets_yml.read_text().splitlines(keepends=True):
+        if skipping and line.startswith("    "):
+            continue
+        skipping = line.rstrip().endswith("!vault |")
+        if skipping:
+            key = line.split(":", 1)[0]
+            out.append(f"{key}: " + inline_vault(text, password))
+        else:
+            out.append(line)
+    secrets_yml.write_text("".join(out))
+
+
 @pytest.fixture
 def vault_file_site(tmp_path) -> tuple[Path, Path]:
-    """The example site with its vault.yml a vault-encrypted file, and the password file."""
+    """The example site with its vault.yml a vault-encrypted file and its inline values
+    encrypted with the same password, and the password file."""
     dest = tmp_path / "vault-site"
     shutil.copytree(ROOT / "inventories" / "example-site", dest)
     vault_yml = dest / "group_vars" / "all" / "vault.yml"
     vault_yml.write_text(VAULT_FILE_SECRETS)
+    reencrypt_inline(
+        dest / "group_vars" / "all" / "secrets.yml",
+        "throw-away",
+        "inline-0123456789abcdef0123456789abcdef",
+    )
     password = tmp_path / "vault-password"
     password.write_text("throw-away\n")
     subprocess.run(
@@ -188,3 +217,31 @@ def test_play_names_the_file_of_a_yaml_error(broken_demo):
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "group_vars/hubs.yml:" in output, output
+
+
+def vault_help_in(output: str) -> bool:
+    return "--vault-password-file" in output and "--ask-vault-pass" in output
+
+
+def test_play_without_password_names_inline_vault_secrets(broken_demo):
+    """Inline values load without a password (Ansible decrypts them when used, after hosts
+    were changed): the validation play refuses the run naming file, line and key."""
+    secrets = broken_demo / "group_vars" / "all" / "secrets.yml"
+    text = secrets.read_text()
+    start = text.index("  hub_cookie_secret:")
+    end = text.index("\n", start) + 1
+    secrets.write_text(
+        text[:start]
+        + "  hub_cookie_secret: "
+        + inline_vault("inline-0123456789abcdef0123456789abcdef", "pw")
+        + text[end:]
+    )
+    clusters = broken_demo / "group_vars" / "all" / "clusters.yml"
+    clusters.write_text(clusters.read_text().replace("route: hub.2", "route: hub2"))
+    result = playbook(broken_demo, ROOT / "playbooks" / "validate.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    line = text[:start].count("\n") + 1
+    assert f"secrets.yml:{line}: sitehub_secrets.hub_cookie_secret:" in output, output
+    assert "no vault password" in output and vault_help_in(output)
+    assert "1 problem(s)" in output
