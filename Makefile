@@ -76,8 +76,8 @@ image: packages venv
 .PHONY: lint unit quick test molecule molecule-docker
 lint: venv
 	$(BIN)/yamllint --strict .
-	$(BIN)/ruff check src tests filter_plugins action_plugins library module_utils bench roles/*/library molecule
-	$(BIN)/ruff format --check src tests filter_plugins action_plugins library module_utils bench roles/*/library molecule
+	$(BIN)/ruff check src tests filter_plugins action_plugins vars_plugins library module_utils bench roles/*/library molecule
+	$(BIN)/ruff format --check src tests filter_plugins action_plugins vars_plugins library module_utils bench roles/*/library molecule
 	$(BIN)/ansible-lint --profile production
 
 unit: venv

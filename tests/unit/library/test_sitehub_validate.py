@@ -223,6 +223,39 @@ def vault_help_in(output: str) -> bool:
     return "--vault-password-file" in output and "--ask-vault-pass" in output
 
 
+def test_play_without_password_names_the_vault_file(vault_file_site):
+    site, _ = vault_file_site
+    result = playbook(site, ROOT / "playbooks" / "validate.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    # ansible-core alone says "Attempting to decrypt but no vault secrets found." and no file
+    assert "group_vars/all/vault.yml: this inventory file is vault-encrypted" in output, output
+    assert vault_help_in(output), output
+
+
+def test_play_with_wrong_password_names_the_vault_file(vault_file_site, tmp_path):
+    site, _ = vault_file_site
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password\n")
+    result = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            *("-i", str(site), str(ROOT / "playbooks" / "validate.yml")),
+            *("--vault-password-file", str(wrong)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "group_vars/all/vault.yml: this inventory file is vault-encrypted" in output, output
+    assert "Decryption failed" in output
+
+
 def test_play_without_password_names_inline_vault_secrets(broken_demo):
     """Inline values load without a password (Ansible decrypts them when used, after hosts
     were changed): the validation play refuses the run naming file, line and key."""
