@@ -35,58 +35,10 @@ from sitehub.render import quoting
 from sitehub.render.commands import hub_samples, slurm_samples
 from sitehub.render.frontend import render_frontend
 from sitehub.render.kernelspec import render_kernel
+from sitehub.testing.hostile import hostile, maybe, sneaky
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "inventories" / "example-site"
-FRAGMENTS = [
-    "\n",
-    "\r\n",
-    "\x00",
-    "\x1b",
-    "\u2028",
-    '"',
-    "'",
-    "\\",
-    "`",
-    "$(id)",
-    "${HOME}",
-    ";",
-    "&",
-    "|",
-    " ",
-    "\t",
-    "#",
-    "%",
-    "<",
-    ">",
-    "</title><script>",
-    "{{ x }}",
-    "{% raw %}",
-    "{#",
-    "=",
-    "http-enabled=true",
-    "\nRequire all granted",
-    "-",
-    "/",
-    "a",
-    "é",
-]
-hostile = st.lists(
-    st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), min_size=1, max_size=6
-).map("".join)
-# What validation lets through to the renderers: quotes, shell and HTML metacharacters,
-# Unicode, but no control characters or Jinja (refused, as the properties also check).
-_PASSING = [f for f in FRAGMENTS if not quoting.control_character(f) and "{" not in f]
-sneaky = st.lists(
-    st.one_of(
-        st.sampled_from(_PASSING),
-        st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=4),
-    ),
-    min_size=1,
-    max_size=6,
-).map("".join)
-# a field keeps the example's value (None) or gets hostile text: most sites stay valid
-maybe = st.none() | hostile
 PROFILE = settings(
     max_examples=30,
     deadline=None,
