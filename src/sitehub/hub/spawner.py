@@ -141,8 +141,9 @@ def scheduler_trait(name: str, servers: str) -> Enum:
 
 class SitehubSpawner(BatchSpawnerBase):
     scheduler = Enum(["local"], "local", config=True, help="'local': servers run on the hub host.")
+    # the site model's default (sitehub_clusters[].options.run_locally), as the role's
     allow_local = Bool(
-        False, config=True, help="Offer 'run locally' (on the hub host) in a batch form."
+        True, config=True, help="Offer 'run locally' (on the hub host) in a batch form."
     )
     instance = Unicode("hub", config=True, help="Hub instance name; part of job/unit names.")
     job_prefix = Unicode(config=True, help="Job and unit names: <prefix>.<user>[.<server>].")
