@@ -35,7 +35,9 @@ def posix_accounts(identity: Identity) -> dict[str, list[dict[str, Any]]]:
 # manage). The frontend's header secret is derived the same way.
 BATCH_SCHEDULERS = ("slurm", "htcondor")
 SPAWNER_CLASSES = {
+    "slurm": "sitehub.hub.slurm_spawner.SlurmSpawner",
     "htcondor": "sitehub.hub.condor.CondorSpawner",
+    "local": "sitehub.hub.spawner.SitehubSpawner",
 }
 
 
@@ -52,7 +54,7 @@ def instance_name(cluster: Cluster, instance: Instance) -> str:
 
 
 def container_settings(cluster: Cluster) -> dict[str, Any]:
-    """SitehubSpawner's container traits: the images a Slurm cluster offers its servers."""
+    """SlurmSpawner's container traits: the images a Slurm cluster offers its servers."""
     return {
         "container_images": [
             {"name": i.name, "ref": i.ref, "description": i.description or i.name}

@@ -25,21 +25,28 @@ does not list for the user, when the pool configures one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
+from sitehub.hub import form
 from sitehub.hub import images as images_mod
+
+# the shared form's, also reachable from here
+from sitehub.hub.form import Choice as Choice
+from sitehub.hub.form import OptionsError
+from sitehub.hub.form import script_json as script_json
 from sitehub.hub.images import NO_IMAGE, ImageChoice
-from sitehub.hub.options import OptionsError, _one, script_json
 
 from .submit import CAPABILITY, DEVICE_NAME, GROUP_NAME, IMAGE_REF, GpuRequest, JobRequest
 
-OPTION_KEYS = frozenset(
-    {"accounting_group", "cpus", "memory", "gpu", "runtime", "image", "run_local"}
-)
+TEXT_KEYS = ("accounting_group", "gpu", "image")
+NUMBER_KEYS = ("cpus", "memory", "runtime")
+OPTION_KEYS = frozenset({*TEXT_KEYS, *NUMBER_KEYS, "run_local"})  # FORM.option_keys
+NOTHING_OFFERED = "No accounting group of this pool is open to you."
+TEMPLATE = "htcondor_form.html.j2"  # in sitehub/hub/templates, on the shared options_form.html.j2
 NO_GPU = "none"
 ANY_GPU = "any"
 DEFAULT_MEMORY_GB = 2
@@ -65,7 +72,7 @@ class GroupChoice:
 
 
 @dataclass
-class FormModel:
+class FormModel(form.Offer):
     groups: list[GroupChoice]
     gpus: dict[str, GpuChoice] = field(default_factory=dict)
     images: dict[str, ImageChoice] = field(default_factory=dict)
@@ -73,30 +80,17 @@ class FormModel:
     allow_local: bool = False
     notice: str = ""  # shown above the form (e.g. "no accounting group is open to you")
 
-    def group(self, name: str) -> GroupChoice | None:
-        return next((g for g in self.groups if g.name == name), None)
+    top: ClassVar[form.Top] = form.Top("groups", "default_group", "Accounting group")
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "default_group": self.default_group,
-            "allow_local": self.allow_local,
-            "groups": {
-                g.name: {
-                    "max_cpus": g.max_cpus,
-                    "max_memory_gb": g.max_memory_gb,
-                    "max_minutes": g.max_minutes,
-                    "default_minutes": g.default_minutes,
-                    "gpus": g.gpus,
-                    "images": g.images,
-                }
-                for g in self.groups
-            },
-            "labels": {
-                "gpus": {NO_GPU: "no GPU", **{v: c.label for v, c in self.gpus.items()}},
-                "images": {NO_IMAGE: "none (host system)"}
-                | {n: c.label for n, c in self.images.items()},
-            },
-        }
+    def group(self, name: str) -> GroupChoice | None:
+        return self.named(name)
+
+    def choice_json(self, g: GroupChoice) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(g).items() if k != "name"}
+
+    def extra_json(self) -> dict[str, Any]:
+        gpus = {NO_GPU: "no GPU", **{v: c.label for v, c in self.gpus.items()}}
+        return {"labels": {"gpus": gpus, "images": form.image_labels(self.images)}}
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,98 +301,8 @@ def usermap_groups(
 # reading what came back
 
 
-def _text(key: str, value: Any) -> str:
-    value = _one(value)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise OptionsError(f"{key} must be text, not {value!r}")
-    if any(c in value for c in "\r\n\0"):
-        raise OptionsError(f"{key} must be a single line.")
-    return value.strip()
-
-
-def _whole(key: str, label: str, value: Any) -> int:
-    value = _one(value)
-    if isinstance(value, bool):
-        raise OptionsError(f"{label} must be a whole number.")
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.isascii() or not value.isdigit() or len(value) > 9:
-            raise OptionsError(f"{label} must be a whole number.")
-        value = int(value)
-    if not isinstance(value, int):
-        raise OptionsError(f"{label} must be a whole number.")
-    return value
-
-
-def _truthy(value: Any) -> bool:
-    value = _one(value)
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, str):
-        v = value.strip().lower()
-        if v in {"1", "true", "on", "yes"}:
-            return True
-        if v in {"", "0", "false", "off", "no"}:
-            return False
-    raise OptionsError(f"'run locally' must be true or false, not {value!r}")
-
-
-def coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Form data or API JSON -> user_options (types normalised, unknown keys refused)."""
-    unknown = sorted(set(raw) - OPTION_KEYS)
-    if unknown:
-        raise OptionsError(f"Unknown option(s): {', '.join(map(str, unknown))[:200]}.")
-    out: dict[str, Any] = {}
-    if "run_local" in raw:
-        out["run_local"] = _truthy(raw["run_local"])
-    for key in ("accounting_group", "gpu", "image"):
-        if key in raw:
-            out[key] = _text(key, raw[key])
-    labels = {"cpus": "CPUs", "memory": "Memory (GB)", "runtime": "Runtime (minutes)"}
-    for key, label in labels.items():
-        if key in raw:
-            out[key] = _whole(key, label, raw[key])
-    return out
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A validated spawn request: either local, or an HTCondor job."""
-
-    run_local: bool
-    job: JobRequest | None = None
-
-
-def _listing(values: Iterable[str]) -> str:
-    shown = list(values)
-    return ", ".join(shown) if shown else "none"
-
-
-def _shown(value: str) -> str:
-    """A forged value, safe and short enough to repeat in a message."""
-    return repr(value[:60])
-
-
-def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
-    """Re-check user_options against what this user may choose; OptionsError says why not."""
-    opts = coerce(options)
-    if opts.get("run_local"):
-        if not model.allow_local:
-            raise OptionsError("Running on the hub host is not offered here.")
-        return Choice(run_local=True)
-    if not model.groups:
-        raise OptionsError(model.notice or "No accounting group of this pool is open to you.")
-    gname = opts.get("accounting_group") or model.default_group
-    group = model.group(gname)
-    if group is None:
-        raise OptionsError(
-            f"Accounting group {_shown(gname)} is not open to you. "
-            f"Your groups: {_listing(g.name for g in model.groups)}."
-        )
+def _job(model: FormModel, opts: dict[str, Any]) -> JobRequest:
+    group = model.pick(opts, "accounting_group")
     cpus = opts.get("cpus", 1)
     if not 1 <= cpus <= group.max_cpus:
         raise OptionsError(
@@ -410,50 +314,29 @@ def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
             f"Memory must be from 1 to {group.max_memory_gb} GB in group {group.name}, "
             f"not {memory}."
         )
-    minutes = opts.get("runtime", group.default_minutes)
-    if minutes < 1:
-        raise OptionsError("Runtime must be at least 1 minute.")
-    if minutes > group.max_minutes:
-        raise OptionsError(
-            f"Runtime {minutes} min exceeds the maximum of {group.max_minutes} min "
-            f"in group {group.name}."
-        )
+    minutes = form.runtime(
+        opts.get("runtime", group.default_minutes), group.max_minutes, f"in group {group.name}"
+    )
     gpu_value = opts.get("gpu") or NO_GPU
     if gpu_value not in group.gpus:
         raise OptionsError(
-            f"GPU choice {_shown(gpu_value)} is not offered here "
-            f"(available: {_listing(group.gpus)})."
+            f"GPU choice {form.shown(gpu_value)} is not offered here "
+            f"(available: {form.listing(group.gpus)})."
         )
-    image_name = opts.get("image") or NO_IMAGE
-    if image_name not in group.images:
-        raise OptionsError(
-            f"Image {_shown(image_name)} is not offered here (available: {_listing(group.images)})."
-        )
-    return Choice(
-        run_local=False,
-        job=JobRequest(
-            accounting_group=group.name,
-            cpus=cpus,
-            memory_mb=memory * 1024,
-            minutes=minutes,
-            gpu=None if gpu_value == NO_GPU else model.gpus[gpu_value].request,
-            image="" if image_name == NO_IMAGE else model.images[image_name].ref,
-        ),
+    return JobRequest(
+        accounting_group=group.name,
+        cpus=cpus,
+        memory_mb=memory * 1024,
+        minutes=minutes,
+        gpu=None if gpu_value == NO_GPU else model.gpus[gpu_value].request,
+        image=form.image_ref(model.images, opts.get("image", "")),
     )
 
 
 # ---------------------------------------------------------------------------------------
-# rendering
+# the form: coerce(raw), validate(model, raw) -> Choice, render_form(model, previous)
 
-
-def render_form(model: FormModel, previous: Mapping[str, Any] | None = None) -> str:
-    """HTML for JupyterHub's spawn page (inside its <form>)."""
-    import jinja2  # the hub venv has it (JupyterHub needs it); imported late for tests
-
-    source = resources.files("sitehub.htcondor").joinpath("templates/options_form.html.j2")
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string(source.read_text())
-    prev = {k: v for k, v in (previous or {}).items() if k in OPTION_KEYS}
-    return template.render(
-        model=model, data=script_json(model.to_json()), previous=script_json(prev)
-    )
+FORM = form.Form(TEXT_KEYS, NUMBER_KEYS, _job, NOTHING_OFFERED, TEMPLATE)
+coerce = FORM.coerce
+validate = FORM.validate
+render_form = FORM.render_form

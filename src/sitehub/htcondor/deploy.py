@@ -52,11 +52,11 @@ def spawner_settings(cluster: Any) -> dict[str, Any]:
         "condor_max_memory_gb": pool.max_memory_gb,
         "condor_gpu_capabilities": list(pool.gpu_capabilities),
         "condor_gpu_devices": list(pool.gpu_devices),
-        "condor_images": [
+        "container_images": [
             {"name": i.name, "ref": i.ref, "description": i.description or i.name}
             for i in cluster.images
         ],
-        "condor_image_dirs": list(cluster.image_dirs),
+        "container_image_dirs": list(cluster.image_dirs),
         "max_runtime_minutes": pool.max_runtime,
         "default_runtime_minutes": cluster.options.default_runtime,
     }

@@ -4,7 +4,7 @@ Same rule as the Slurm side (sitehub.hub.slurm): a job is "gone" only when HTCon
 i.e. condor_q exits 0, complains about nothing and lists no ad for the job. A failed,
 timed-out, complaining or unreadable query means "unknown" and the hub keeps the server
 (batchspawner #315, #171 read every unexpected error as "job gone"). Phases and the status
-record are sitehub.hub.slurm's, so the spawner handles both schedulers alike.
+record are sitehub.hub.jobs', so the spawner handles both schedulers alike.
 
 Also here: the argv of every HTCondor command the spawner runs (ids and names checked, so a
 value can never become an option), and the readers of their answers.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from sitehub.hub.slurm import JobStatus, Phase, QueuedJob
+from sitehub.hub.jobs import JobStatus, Phase, QueuedJob
 
 from .submit import FILE_NAME, _checked
 
@@ -146,7 +146,7 @@ def jobs_argv(prefix: str, schedd: str = "") -> list[str]:
 
 
 def parse_job_list(stdout: str) -> list[QueuedJob]:
-    """`jobs_argv` output -> the queued jobs (sitehub.hub.slurm.QueuedJob, as the Slurm
+    """`jobs_argv` output -> the queued jobs (sitehub.hub.jobs.QueuedJob, as the Slurm
     side's reaper reads them)."""
     if not stdout.strip():
         return []

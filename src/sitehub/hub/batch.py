@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sitehub.render.container import container_argv
 
-from .slurm import JobStatus, Phase
+from .jobs import JobStatus, Phase
 
 SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\Z")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")

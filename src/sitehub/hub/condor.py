@@ -1,14 +1,15 @@
 """CondorSpawner: notebook servers as HTCondor jobs (or "run locally" on the hub host).
 
-SitehubSpawner's design and lifecycle (sitehub.hub.spawner: start, the wait for the port
-report, poll, stop, progress, the orphan reaper, "run locally") with HTCondor as the batch
-system; this class supplies only what differs:
+sitehub.hub.spawner.SitehubSpawner does everything that is not HTCondor's (the form's
+handling, run locally, images, progress, stale-job cancel, state, start, the wait for the
+port report, poll, stop, the orphan reaper); this class is its scheduler interface for
+HTCondor, a peer of sitehub.hub.slurm_spawner.SlurmSpawner:
 
 * the form: accounting groups from the inventory, narrowed by the pool's GROUP_NAMES /
   GROUP_QUOTA_<g> / GROUP_ACCEPT_SURPLUS and by the site's accounting-group user map
   (read with HTCondor's bindings when the hub venv has them), CPUs, memory, GPU by compute
   capability or device name, container image, runtime, run locally
-  (sitehub.htcondor.choices, which reuses the Slurm form's coercion and JSON embedding);
+  (sitehub.htcondor.choices, on the shared sitehub.hub.form);
 * the submit: sitehub.htcondor.submit.build_submit, `condor_submit` run as the user. The
   hub's API token is not in the job's environment through `getenv = True` nor in the job ad:
   it goes to a 0600 file the user owns, transferred with `transfer_input_files` (with
@@ -32,7 +33,7 @@ import pwd
 import time
 from pathlib import Path
 
-from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode
+from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
 from sitehub.htcondor import choices
 from sitehub.htcondor.status import (
@@ -52,6 +53,7 @@ from sitehub.htcondor.status import (
 )
 from sitehub.htcondor.submit import (
     ENV_NAMES,
+    IMAGE_REF,
     USER_NAME,
     WRAPPER_PATH,
     JobRequest,
@@ -62,10 +64,8 @@ from sitehub.htcondor.submit import (
     job_environment,
 )
 
-from .batch import unclaimed_jobs
-from .options import OptionsError
-from .slurm import JobStatus, Phase, clean_error
-from .spawner import SYSTEM_PATH, Result, SitehubSpawner, SpawnError, refuse, run
+from .jobs import JobStatus, Phase, QueuedJob, last_line
+from .spawner import SYSTEM_PATH, Result, SitehubSpawner, SpawnError, run, scheduler_trait
 
 # writes stdin to DIR/NAME as the user: umask 077 (0700 directory, 0600 file), renamed into
 # place so a job never reads half a file; the token travels on stdin, never in argv
@@ -75,14 +75,7 @@ WRITE_ENV_FILE = (
 
 
 class CondorSpawner(SitehubSpawner):
-    scheduler = Enum(
-        ["htcondor", "local"],
-        "htcondor",
-        config=True,
-        help="'htcondor': servers are HTCondor jobs; 'local': on the hub host.",
-    )
-    allow_local = Bool(False, config=True, help="Offer 'run locally' in the HTCondor form.")
-
+    scheduler = scheduler_trait("htcondor", "HTCondor jobs")
     condor_bin_dir = Unicode("", config=True, help="Directory of the HTCondor tools ('' = PATH).")
     condor_schedd_name = Unicode(
         "", config=True, help="Schedd to submit to (-name); '' = the host's configuration."
@@ -120,8 +113,6 @@ class CondorSpawner(SitehubSpawner):
         Unicode(), config=True, help="CUDA capabilities offered as minimum ('8.0')."
     )
     condor_gpu_devices = List(Unicode(), config=True, help="GPU models offered (DeviceName).")
-    condor_images = List(Dict(), config=True, help="Container images: [{name, ref, description}].")
-    condor_image_dirs = List(Unicode(), config=True, help="Directories of *.sif images offered.")
     condor_read_pool_config = Bool(
         True,
         config=True,
@@ -135,6 +126,11 @@ class CondorSpawner(SitehubSpawner):
     condor_cache_seconds = Float(
         60.0, config=True, help="How long the pool's configuration is reused between users."
     )
+
+    form = choices
+    scheduler_label = "the HTCondor schedd"
+    image_ref_pattern = IMAGE_REF
+    nothing_offered = "You may not submit jobs to this pool."
 
     # hub-wide: the pool's configuration as last read (time, settings or None)
     _pool_cache: tuple[float, dict[str, str] | None] | None = None
@@ -163,12 +159,6 @@ class CondorSpawner(SitehubSpawner):
             as_user=as_user,
             timeout=self.command_timeout,
         )
-
-    def _pw_or_none(self) -> pwd.struct_passwd | None:
-        try:
-            return self._pw()
-        except SpawnError:
-            return None
 
     # -------------------------------------------------------------------- options
 
@@ -208,9 +198,7 @@ class CondorSpawner(SitehubSpawner):
             except Exception as exc:
                 # a map is configured but unreadable: offer nothing rather than everything
                 self.log.error("accounting-group map %s unreadable: %s", self.condor_usermap, exc)
-                notice = "The pool's accounting-group map cannot be read right now."
-                if allow_local:
-                    notice += " You can still run locally on the hub host."
+                notice = self._notice("The pool's accounting-group map cannot be read right now.")
                 return choices.FormModel([], allow_local=allow_local, notice=notice)
         try:
             return choices.build_model(
@@ -221,8 +209,8 @@ class CondorSpawner(SitehubSpawner):
                 default_runtime_minutes=self.default_runtime_minutes,
                 gpu_capabilities=self.condor_gpu_capabilities,
                 gpu_devices=self.condor_gpu_devices,
-                images=self.condor_images,
-                image_dirs=self.condor_image_dirs,
+                images=self.container_images,
+                image_dirs=self.container_image_dirs,
                 allow_local=allow_local,
                 pool_config=config,
                 user_groups=user_groups,
@@ -232,46 +220,6 @@ class CondorSpawner(SitehubSpawner):
             self.log.error("CondorSpawner settings unusable: %s", exc)
             notice = "This hub's HTCondor settings are not usable; please tell the administrators."
             return choices.FormModel([], allow_local=allow_local, notice=notice)
-
-    async def render_options_form(self) -> str:
-        model = await self.form_model()
-        return choices.render_form(model, self.orm_spawner.user_options or {})
-
-    @staticmethod
-    def _local_only(opts: dict) -> None:
-        if set(opts) - {"run_local"}:
-            raise OptionsError(
-                "This hub runs servers on the hub host; batch options are not accepted."
-            )
-
-    async def options_from_form(self, formdata):
-        data = {k: v for k, v in formdata.items() if not k.startswith("_")}
-        try:
-            opts = choices.coerce(data)
-            if self.scheduler == "local":
-                self._local_only(opts)
-            else:
-                choices.validate(await self.form_model(), opts)
-        except OptionsError as exc:
-            raise refuse(400, str(exc)) from None
-        return opts
-
-    async def choose(self) -> choices.Choice:
-        """The validated choice for this spawn, from user_options (form or REST API)."""
-        opts = dict(self.user_options or {})
-        try:
-            coerced = choices.coerce(opts)
-            if self.scheduler == "local":
-                self._local_only(coerced)
-                return choices.Choice(run_local=True)
-            if coerced.get("run_local") and self.allow_local:
-                return choices.Choice(run_local=True)
-            model = await self.form_model()
-            if not model.groups:
-                raise refuse(503, model.notice or "You may not submit jobs to this pool.")
-            return choices.validate(model, coerced)
-        except OptionsError as exc:
-            raise refuse(400, str(exc)) from None
 
     # -------------------------------------------------------------------- submit
 
@@ -323,7 +271,7 @@ class CondorSpawner(SitehubSpawner):
         )
         if res.rc != 0:
             raise SpawnError(
-                f"Could not write the job's environment file in {job_dir}: {clean_error(res.err)}"
+                f"Could not write the job's environment file in {job_dir}: {last_line(res.err)}"
             )
 
     async def _remove_env_file(self) -> None:
@@ -359,13 +307,8 @@ class CondorSpawner(SitehubSpawner):
             await self._remove_env_file()
             # an answer we could not read may still have queued a job: none is left behind
             await self._cancel_stale()
-            if exc.unreachable or res.timed_out:
-                raise SpawnError(
-                    "The HTCondor schedd is not reachable, so no job was submitted "
-                    f"({exc}). Please try again in a few minutes"
-                    + (" or choose 'run locally'." if self.allow_local else ".")
-                ) from None
-            raise SpawnError(f"HTCondor refused the job: {exc}") from None
+            unreachable = exc.unreachable or res.timed_out
+            raise self._submit_failed(exc, unreachable, "HTCondor") from None
         if self.condor_spool:
             await self._remove_env_file()  # the schedd holds its copy now
         return job_id
@@ -400,18 +343,9 @@ class CondorSpawner(SitehubSpawner):
 
     # -------------------------------------------------------------------- state
 
-    async def job_state(self) -> JobStatus:
-        if self.backend == "local":
-            return await super().job_state()
+    async def _batch_state(self) -> JobStatus:
         res = await self._tool(condor_q_argv(self.job_id, self.condor_schedd_name))
         status = interpret_condor_q(self.job_id, res.rc, res.out, res.err, res.timed_out)
-        if status.phase is Phase.UNKNOWN and status.unreachable:
-            # progress.describe names Slurm's controller for unreachable; say what it is here
-            return dataclasses.replace(
-                status,
-                detail=f"the HTCondor schedd did not answer: {status.detail}",
-                unreachable=False,
-            )
         if self._awaiting_port and status.state == "HELD":
             # a held job runs nothing: fail the spawn now, not after the start timeout
             try:
@@ -428,8 +362,7 @@ class CondorSpawner(SitehubSpawner):
                 status = dataclasses.replace(status, state=how)
         return status
 
-    async def _queue_position(self, status: JobStatus) -> int | None:
-        return None  # HTCondor's fair share has no single queue order to show
+    # no _queue_position: HTCondor's fair share has no single queue order to show
 
     async def _resolve_host(self, status: JobStatus) -> str:
         again = await self.job_state()
@@ -437,48 +370,34 @@ class CondorSpawner(SitehubSpawner):
             return again.host
         raise SpawnError(f"Job {self.job_id} runs, but HTCondor did not say on which machine.")
 
-    async def _cancel(self) -> None:
-        if self.backend == "local":
-            await super()._cancel()
-            return
+    async def _cancel_batch(self) -> None:
         pw = self._pw_or_none()
         res = await self._tool(condor_rm_argv(self.job_id, self.condor_schedd_name), as_user=pw)
         if not self.condor_spool:
             await self._remove_env_file()
         if res.rc != 0 and not _already_gone(res):
             # the reaper removes it once the schedd answers again
-            raise SpawnError(f"condor_rm {self.job_id} failed: {clean_error(res.err or res.out)}")
+            raise SpawnError(f"condor_rm {self.job_id} failed: {last_line(res.err or res.out)}")
 
     # -------------------------------------------------------------------- orphan reaper
 
-    async def reap_once(self) -> list[str]:
-        """condor_rm jobs of this hub (by batch name) no server claims, after a grace."""
+    async def _list_jobs(self) -> list[QueuedJob] | None:
         res = await self._tool(jobs_argv(self.job_prefix, self.condor_schedd_name))
         if res.rc != 0 or complains(res.err):
-            return []
+            return None
         try:
-            jobs = {j.job_id: j for j in parse_job_list(res.out)}
+            return parse_job_list(res.out)
         except ValueError:
-            return []
-        unclaimed = unclaimed_jobs(jobs.values(), self.job_prefix, self._claimed_jobs())
-        now = time.monotonic()
-        cls = type(self)
-        cls._unclaimed = {j: cls._unclaimed.get(j, now) for j in unclaimed}
-        removed = []
-        for job, since in list(cls._unclaimed.items()):
-            if now - since < self.reaper_grace:
-                continue
-            owner = jobs[job].user
-            try:
-                pw = pwd.getpwnam(owner)
-            except KeyError:
-                pw = None
-            self.log.warning("Removing job %s of %s: no server of this hub claims it", job, owner)
-            r = await self._tool(condor_rm_argv(job, self.condor_schedd_name), as_user=pw)
-            if r.rc == 0 or _already_gone(r):
-                removed.append(job)
-                cls._unclaimed.pop(job, None)
-        return removed
+            return None
+
+    async def _remove_orphan(self, job: QueuedJob) -> bool:
+        # as its owner, like every other condor_rm of the hub
+        try:
+            pw = pwd.getpwnam(job.user)
+        except KeyError:
+            pw = None
+        res = await self._tool(condor_rm_argv(job.job_id, self.condor_schedd_name), as_user=pw)
+        return res.rc == 0 or _already_gone(res)
 
 
 def _already_gone(res: Result) -> bool:

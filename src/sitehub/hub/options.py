@@ -11,23 +11,27 @@ can be forged and its values end up in a batch script.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
+from . import form
 from .batch import SLURM_NAME, JobRequest
-from .images import NO_IMAGE, ImageChoice
+
+# the shared form's, also reachable from here
+from .form import Choice as Choice
+from .form import OptionsError
+from .form import script_json as script_json
+from .images import ImageChoice
 from .slurm import Association, Node, Partition, gpus_by_partition
 
-OPTION_KEYS = frozenset({"partition", "account", "qos", "gpu", "runtime", "image", "run_local"})
+TEXT_KEYS = ("partition", "account", "qos", "gpu", "image")
+NUMBER_KEYS = ("runtime",)
+OPTION_KEYS = frozenset({*TEXT_KEYS, *NUMBER_KEYS, "run_local"})  # FORM.option_keys
+NOTHING_OFFERED = "You are not entitled to any partition on this cluster."
+TEMPLATE = "slurm_form.html.j2"  # in sitehub/hub/templates, on the shared options_form.html.j2
 NO_GPU = "none"
 ANY_GPU = "any"
-
-
-class OptionsError(ValueError):
-    """A submitted choice is not allowed; the message is shown to the user as is."""
 
 
 @dataclass
@@ -52,35 +56,29 @@ class PartitionChoice:
 
 
 @dataclass
-class FormModel:
+class FormModel(form.Offer):
     partitions: list[PartitionChoice]
     default_partition: str = ""
     allow_local: bool = False
     notice: str = ""  # shown above the form (e.g. "Slurm is not reachable")
     images: dict[str, ImageChoice] = field(default_factory=dict)  # same in every partition
 
-    def partition(self, name: str) -> PartitionChoice | None:
-        return next((p for p in self.partitions if p.name == name), None)
+    top: ClassVar[form.Top] = form.Top("partitions", "default_partition", "Partition")
 
-    def to_json(self) -> dict[str, Any]:
+    def partition(self, name: str) -> PartitionChoice | None:
+        return self.named(name)
+
+    def choice_json(self, p: PartitionChoice) -> dict[str, Any]:
         return {
-            "default_partition": self.default_partition,
-            "allow_local": self.allow_local,
-            "partitions": {
-                p.name: {
-                    "max_minutes": p.max_minutes,
-                    "default_minutes": p.default_minutes,
-                    "gpus": ([NO_GPU, ANY_GPU, *p.gpu_types] if p.has_gpus else [NO_GPU]),
-                    "default_account": p.default_account,
-                    "accounts": {
-                        a.name: {"qos": a.qos, "default_qos": a.default_qos} for a in p.accounts
-                    },
-                }
-                for p in self.partitions
-            },
-            "images": {NO_IMAGE: "none (host system)"}
-            | {n: c.label for n, c in self.images.items()},
+            "max_minutes": p.max_minutes,
+            "default_minutes": p.default_minutes,
+            "gpus": ([NO_GPU, ANY_GPU, *p.gpu_types] if p.has_gpus else [NO_GPU]),
+            "default_account": p.default_account,
+            "accounts": {a.name: {"qos": a.qos, "default_qos": a.default_qos} for a in p.accounts},
         }
+
+    def extra_json(self) -> dict[str, Any]:
+        return {"images": form.image_labels(self.images)}
 
 
 def _assoc_for(assocs: list[Association], partition: str) -> dict[str, Association]:
@@ -157,115 +155,24 @@ def build_model(
 # reading what came back
 
 
-def _one(value: Any) -> Any:
-    """Form data arrives as lists of strings; the REST API sends plain JSON values."""
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise OptionsError("each option takes exactly one value")
-        return value[0]
-    return value
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        v = value.strip().lower()
-        if v in {"1", "true", "on", "yes"}:
-            return True
-        if v in {"", "0", "false", "off", "no"}:
-            return False
-    if value is None:
-        return False
-    raise OptionsError(f"'run locally' must be true or false, not {value!r}")
-
-
-def coerce(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Form data or API JSON -> user_options (types normalised, unknown keys refused)."""
-    unknown = sorted(set(raw) - OPTION_KEYS)
-    if unknown:
-        raise OptionsError(f"Unknown option(s): {', '.join(unknown)}.")
-    out: dict[str, Any] = {}
-    if "run_local" in raw:
-        out["run_local"] = _truthy(_one(raw["run_local"]))
-    for key in ("partition", "account", "qos", "gpu", "image"):
-        if key in raw:
-            value = _one(raw[key])
-            if value is None:
-                value = ""
-            if not isinstance(value, str):
-                raise OptionsError(f"{key} must be text, not {value!r}")
-            out[key] = value.strip()
-    if "runtime" in raw:
-        value = _one(raw["runtime"])
-        if isinstance(value, bool):
-            raise OptionsError("Runtime must be a whole number of minutes.")
-        if isinstance(value, str):
-            value = value.strip()
-            if not value.isdigit():
-                raise OptionsError("Runtime must be a whole number of minutes.")
-            value = int(value)
-        if not isinstance(value, int):
-            raise OptionsError("Runtime must be a whole number of minutes.")
-        out["runtime"] = value
-    return out
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A validated spawn request: either local, or a Slurm job."""
-
-    run_local: bool
-    job: JobRequest | None = None
-
-
-def _listing(values: Iterable[str]) -> str:
-    shown = [v or "(default)" for v in values]
-    return ", ".join(shown) if shown else "none"
-
-
-def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
-    """Re-check user_options against what this user may choose; OptionsError says why not."""
-    opts = coerce(options)
-    image_name = opts.get("image") or NO_IMAGE
-    if opts.get("run_local"):
-        if not model.allow_local:
-            raise OptionsError("Running on the hub host is not offered here.")
-        if image_name != NO_IMAGE:
-            raise OptionsError(
-                "Container images run in batch jobs only: choose image 'none' to run locally."
-            )
-        return Choice(run_local=True)
-    if not model.partitions:
-        raise OptionsError(model.notice or "You are not entitled to any partition on this cluster.")
-    pname = opts.get("partition") or model.default_partition
-    part = model.partition(pname)
-    if part is None:
-        raise OptionsError(
-            f"Partition '{pname}' is not available to you. "
-            f"Your partitions: {_listing(p.name for p in model.partitions)}."
-        )
+def _job(model: FormModel, opts: dict[str, Any]) -> JobRequest:
+    part = model.pick(opts, "partition")
     aname = opts.get("account") or part.default_account
     account = part.account(aname)
     if account is None:
         raise OptionsError(
             f"Account '{aname}' cannot be used in partition '{part.name}'. "
-            f"Your accounts there: {_listing(a.name for a in part.accounts)}."
+            f"Your accounts there: {form.listing(a.name for a in part.accounts)}."
         )
     qos = opts.get("qos") or account.default_qos or account.qos[0]
     if qos not in account.qos:
         raise OptionsError(
             f"QOS '{qos}' is not allowed for account '{account.name}' in partition "
-            f"'{part.name}'. Allowed: {_listing(account.qos)}."
+            f"'{part.name}'. Allowed: {form.listing(account.qos)}."
         )
-    minutes = opts.get("runtime", part.default_minutes)
-    if minutes < 1:
-        raise OptionsError("Runtime must be at least 1 minute.")
-    if minutes > part.max_minutes:
-        raise OptionsError(
-            f"Runtime {minutes} min exceeds the maximum of {part.max_minutes} min "
-            f"for partition '{part.name}'."
-        )
+    minutes = form.runtime(
+        opts.get("runtime", part.default_minutes), part.max_minutes, f"for partition '{part.name}'"
+    )
     gpu = opts.get("gpu", NO_GPU) or NO_GPU
     if gpu != NO_GPU:
         if not part.has_gpus:
@@ -273,47 +180,22 @@ def validate(model: FormModel, options: Mapping[str, Any]) -> Choice:
         if gpu != ANY_GPU and gpu not in part.gpu_types:
             raise OptionsError(
                 f"GPU type '{gpu}' is not offered in partition '{part.name}' "
-                f"(available: {_listing([ANY_GPU, *part.gpu_types])})."
+                f"(available: {form.listing([ANY_GPU, *part.gpu_types])})."
             )
-    if image_name != NO_IMAGE and image_name not in model.images:
-        raise OptionsError(
-            f"Image '{image_name[:64]}' is not offered here "
-            f"(available: {_listing([NO_IMAGE, *model.images])})."
-        )
-    return Choice(
-        run_local=False,
-        job=JobRequest(
-            partition=part.name,
-            account=account.name,
-            qos=qos,
-            minutes=minutes,
-            gpu="" if gpu == NO_GPU else gpu,
-            image="" if image_name == NO_IMAGE else model.images[image_name].ref,
-        ),
+    return JobRequest(
+        partition=part.name,
+        account=account.name,
+        qos=qos,
+        minutes=minutes,
+        gpu="" if gpu == NO_GPU else gpu,
+        image=form.image_ref(model.images, opts.get("image", "")),
     )
 
 
 # ---------------------------------------------------------------------------------------
-# rendering
+# the form: coerce(raw), validate(model, raw) -> Choice, render_form(model, previous)
 
-
-def script_json(data: Any) -> str:
-    """JSON safe inside <script>: no '</script>', no HTML-significant characters."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def render_form(model: FormModel, previous: Mapping[str, Any] | None = None) -> str:
-    """HTML for JupyterHub's spawn page (inside its <form>)."""
-    import jinja2  # the hub venv has it (JupyterHub needs it); imported late for tests
-
-    source = resources.files("sitehub.hub").joinpath("templates/options_form.html.j2")
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string(source.read_text())
-    prev = {}
-    for key, value in (previous or {}).items():
-        if key in OPTION_KEYS:
-            prev[key] = value
-    return template.render(
-        model=model, data=script_json(model.to_json()), previous=script_json(prev)
-    )
+FORM = form.Form(TEXT_KEYS, NUMBER_KEYS, _job, NOTHING_OFFERED, TEMPLATE)
+coerce = FORM.coerce
+validate = FORM.validate
+render_form = FORM.render_form

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .slurm import JobStatus, Phase
+from .jobs import JobStatus, Phase
 
 # JupyterHub draws a bar from `progress` (0-100); the steps of a batch spawn
 SUBMITTED, PENDING, RUNNING, CONNECTING = 10, 30, 70, 90
@@ -28,8 +28,11 @@ def submitted(job_id: str, where: str) -> dict:
     return {"progress": SUBMITTED, "message": f"Submitted batch job {job_id} to {where}."}
 
 
-def describe(status: JobStatus, position: int | None = None) -> dict:
-    """One progress event for the job's current status."""
+def describe(
+    status: JobStatus, position: int | None = None, scheduler: str = "the Slurm controller"
+) -> dict:
+    """One progress event for the job's current status; `scheduler` names what did not
+    answer when the status is unknown for that reason."""
     jid = status.job_id
     if status.phase is Phase.PENDING:
         why = REASONS.get(status.reason, status.reason) if status.reason else ""
@@ -60,7 +63,7 @@ def describe(status: JobStatus, position: int | None = None) -> dict:
         }
     if status.phase is Phase.UNKNOWN:
         if status.unreachable:
-            text = f"Cannot reach the Slurm controller ({status.detail}); still trying."
+            text = f"Cannot reach {scheduler} ({status.detail}); still trying."
         else:
             text = f"Status of job {jid} unknown ({status.detail}); still trying."
         return {"progress": PENDING, "message": text, "job_id": jid}

@@ -1,17 +1,18 @@
 """Parsers for Slurm (22.05) command output, and what a job's state means to the hub.
 
-Pure functions only: the spawner runs the commands, these read their output. The one rule
-that matters most: a job is "gone" only when Slurm positively says so. A failed, timed-out or
-unreadable status query means "unknown", and the hub keeps the server (batchspawner #315,
-#171 read every unexpected error as "job gone" and dropped running servers).
+Pure functions only: the spawner runs the commands, these read their output into
+sitehub.hub.jobs' records. A job is "gone" only when Slurm positively says so: a failed,
+timed-out or unreadable status query means "unknown", and the hub keeps the server.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+# scheduler-independent (shared with HTCondor); callers may still import them from here
+from .jobs import JobStatus, Phase, QueuedJob, last_line
 
 # ---------------------------------------------------------------------------------------
 # small helpers
@@ -289,12 +290,12 @@ def is_unreachable(stderr: str) -> bool:
     return bool(_UNREACHABLE.search(stderr))
 
 
+_TOOL_PREFIX = re.compile(r"^(?:sbatch|squeue|scancel|scontrol|sacctmgr): error: ")
+
+
 def clean_error(stderr: str) -> str:
     """Last meaningful line of a Slurm tool's stderr, without the `sbatch: error: ` prefix."""
-    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    if not lines:
-        return "no error output"
-    return re.sub(r"^(?:sbatch|squeue|scancel|scontrol|sacctmgr): error: ", "", lines[-1])
+    return last_line(stderr, _TOOL_PREFIX)
 
 
 def parse_sbatch(rc: int, stdout: str, stderr: str) -> str:
@@ -309,13 +310,6 @@ def parse_sbatch(rc: int, stdout: str, stderr: str) -> str:
     raise SlurmError(f"sbatch printed no job id: {stdout.strip()!r} {stderr.strip()!r}")
 
 
-class Phase(enum.Enum):
-    PENDING = "pending"  # job exists and waits (or is held/suspended)
-    RUNNING = "running"
-    GONE = "gone"  # Slurm says the job is over (or never heard of it)
-    UNKNOWN = "unknown"  # could not tell: keep the server and ask again later
-
-
 _PENDING_STATES = frozenset(
     {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
      "SUSPENDED", "STOPPED", "RESIZING"}
@@ -327,19 +321,6 @@ _GONE_STATES = frozenset(
 )  # fmt: skip
 
 SQUEUE_JOB_FORMAT = "%i|%T|%r|%B|%N|%P"
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    phase: Phase
-    job_id: str = ""
-    state: str = ""  # Slurm's word for it (PENDING, RUNNING, FAILED...)
-    reason: str = ""  # pending reason
-    host: str = ""  # node the batch script runs on
-    partition: str = ""
-    detail: str = ""  # error text when UNKNOWN
-    unreachable: bool = False  # UNKNOWN because the controller did not answer
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 def interpret_squeue(
@@ -390,14 +371,6 @@ def queue_position(stdout: str, job_id: str) -> int | None:
         return ids.index(job_id) + 1
     except ValueError:
         return None
-
-
-@dataclass(frozen=True)
-class QueuedJob:
-    job_id: str
-    name: str
-    user: str
-    state: str
 
 
 def parse_job_list(stdout: str) -> list[QueuedJob]:

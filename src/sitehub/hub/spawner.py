@@ -1,25 +1,32 @@
-"""SitehubSpawner: notebook servers as Slurm jobs (or "run locally" on the hub host).
+"""SitehubSpawner: what sitehub's spawners share, whichever scheduler runs the servers.
 
 Built on batchspawner 1.3.0 (its base class, traits and `batchspawner-singleuser` port
-report), with the failures batchspawner is known for fixed here:
+report), with the failures batchspawner is known for fixed here once, for every scheduler:
 
-* a status query that fails or times out, or a down slurmctld, is "unknown", never "job gone":
-  the server is kept and asked about again (batchspawner #315, #171);
-* a job that ends before its server reports a port fails the spawn at once, with Slurm's
-  state, instead of waiting for the start timeout (#253);
+* a status query that fails or times out, or a scheduler that is down, is "unknown", never
+  "job gone": the server is kept and asked about again (batchspawner #315, #171);
+* a job that ends before its server reports a port fails the spawn at once, with the
+  scheduler's state, instead of waiting for the start timeout (#253);
 * the port report reaches the hub on JupyterHub 6 through our own handler (sitehub.hub.api,
   #267), which accepts only a port;
-* a pending job's progress shows job id, state, pending reason and queue position, then the
-  node it runs on;
+* a pending job's progress shows job id, state, reason (and queue position where the
+  scheduler has one), then the node it runs on;
 * stale jobs of the same server are cancelled before a new submit, and a reaper cancels jobs
-  of this hub that no server claims (e.g. a cancel that failed while slurmctld was down), so
-  jobs are neither duplicated nor orphaned.
+  of this hub that no server claims (e.g. a cancel that failed while the scheduler was
+  down), so jobs are neither duplicated nor orphaned.
 
-"Run locally" (or scheduler "local") starts the server as the user in a transient systemd
+Also here, once: the options form's handling (sitehub.hub.form: coercion, "run locally",
+images, the re-check of forged values, rendering), the entitlement check before a submit,
+the spawner's state, and "run locally" itself: the server as the user in a transient systemd
 unit on the hub host, outside the hub's cgroup, so a hub restart leaves it running too.
 
-    c.JupyterHub.spawner_class = "sitehub.hub.spawner.SitehubSpawner"
-    c.SitehubSpawner.scheduler = "slurm"        # or "local"
+The batch systems are peers behind a small interface (the "scheduler interface" section
+below): sitehub.hub.slurm_spawner.SlurmSpawner and sitehub.hub.condor.CondorSpawner. This
+class alone serves hubs whose servers all run on the hub host:
+
+    c.JupyterHub.spawner_class = "sitehub.hub.spawner.SitehubSpawner"   # scheduler "local"
+    c.JupyterHub.spawner_class = "sitehub.hub.slurm_spawner.SlurmSpawner"
+    c.JupyterHub.spawner_class = "sitehub.hub.condor.CondorSpawner"
 """
 
 from __future__ import annotations
@@ -31,43 +38,26 @@ import pwd
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import batchspawner  # noqa: F401  (imported for its base class and its API registration)
 from batchspawner import BatchSpawnerBase
 from tornado import web
-from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default
 
-from . import api, options, progress
+from . import api, form, progress
 from .batch import (
     UNIT_SHOW_PROPERTIES,
-    JobRequest,
-    UnsafeValue,
     env_file_text,
     interpret_unit,
     job_name,
-    render_batch_script,
-    server_in_image,
     systemd_run_argv,
     unclaimed_jobs,
 )
-from .images import ImageChoice, image_choices
-from .slurm import (
-    ASSOC_FORMAT,
-    SQUEUE_JOB_FORMAT,
-    JobStatus,
-    Phase,
-    SlurmError,
-    clean_error,
-    interpret_squeue,
-    parse_associations,
-    parse_config_value,
-    parse_default_account,
-    parse_job_list,
-    parse_nodes,
-    parse_partitions,
-    parse_sbatch,
-    queue_position,
-)
+from .form import OptionsError
+from .images import IMAGE_REF, ImageChoice, image_choices
+from .jobs import JobStatus, Phase, QueuedJob, last_line
 
 api.install()
 
@@ -116,8 +106,6 @@ async def run(
         else:
             argv = ["sudo", "-n", "-E", "-u", as_user.pw_name, "--", *argv]
     env = env if env is not None else {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
-    if "SLURM_CONF" in os.environ:
-        env.setdefault("SLURM_CONF", os.environ["SLURM_CONF"])
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -141,12 +129,21 @@ async def run(
     return Result(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
-class SitehubSpawner(BatchSpawnerBase):
-    scheduler = Unicode(
-        "slurm", config=True, help="'slurm': servers are batch jobs; 'local': on the hub host."
+def scheduler_trait(name: str, servers: str) -> Enum:
+    """A batch spawner's `scheduler` trait: its own batch system, or 'local' (hub host only)."""
+    return Enum(
+        [name, "local"],
+        name,
+        config=True,
+        help=f"'{name}': servers are {servers}; 'local': on the hub host.",
     )
+
+
+class SitehubSpawner(BatchSpawnerBase):
+    scheduler = Enum(["local"], "local", config=True, help="'local': servers run on the hub host.")
+    # the site model's default (sitehub_clusters[].options.run_locally), as the role's
     allow_local = Bool(
-        False, config=True, help="Offer 'run locally' (on the hub host) in the Slurm form."
+        True, config=True, help="Offer 'run locally' (on the hub host) in a batch form."
     )
     instance = Unicode("hub", config=True, help="Hub instance name; part of job/unit names.")
     job_prefix = Unicode(config=True, help="Job and unit names: <prefix>.<user>[.<server>].")
@@ -166,27 +163,12 @@ class SitehubSpawner(BatchSpawnerBase):
         config=True,
         help="Single-user environment, at the same path on every node.",
     )
-    command_timeout = Float(30.0, config=True, help="Seconds before a Slurm command gives up.")
+    command_timeout = Float(30.0, config=True, help="Seconds before a command gives up.")
     startup_poll_max = Float(
         5.0, config=True, help="Longest pause between status checks while starting."
     )
-    slurm_bin_dir = Unicode("", config=True, help="Directory of the Slurm commands ('' = PATH).")
-    slurm_cluster = Unicode("", config=True, help="Cluster name for sacctmgr ('' = ClusterName).")
-    slurm_output = Unicode(
-        "{home}/.jupyterhub-slurm-%j.log",
-        config=True,
-        help="Job output file ({home} is the user's home; %j the job id).",
-    )
-    slurm_srun = Bool(True, config=True, help="Run the server as a job step (srun).")
-    slurm_prologue = Unicode("", config=True, help="Shell lines run in the job before the server.")
-    slurm_extra_directives = List(
-        Unicode(), config=True, help="Extra site-wide #SBATCH options, e.g. '--mem=4G'."
-    )
-    slurm_cache_seconds = Float(
-        20.0, config=True, help="How long partition/node listings are reused between users."
-    )
     max_runtime_minutes = Integer(
-        7 * 24 * 60, config=True, help="Runtime cap when a partition has no MaxTime."
+        7 * 24 * 60, config=True, help="Runtime cap (where the scheduler sets none)."
     )
     default_runtime_minutes = Integer(60, config=True, help="Runtime preselected in the form.")
     local_unit_properties = List(
@@ -203,24 +185,6 @@ class SitehubSpawner(BatchSpawnerBase):
     container_image_dirs = List(
         Unicode(), config=True, help="Directories on shared storage whose *.sif are offered."
     )
-    container_runtime = Unicode(
-        "apptainer", config=True, help="'apptainer' (production) or 'podman' (test hosts)."
-    )
-    container_binds = List(
-        Unicode(),
-        config=True,
-        help="Host paths inside the container ('src[:dest][:ro]'); the notebook environment "
-        "and home directories when the image does not carry the Jupyter server itself.",
-    )
-    container_options = List(
-        Unicode(), config=True, help="Extra runtime options before the image (e.g. '--nv')."
-    )
-    container_server_cmd = List(
-        Unicode(),
-        config=True,
-        help="The server's argv inside the image ([] = the same as outside, which needs the "
-        "notebook environment bound in).",
-    )
     reaper_interval = Float(
         60.0, config=True, help="Seconds between scans for jobs of this hub no server claims."
     )
@@ -228,12 +192,11 @@ class SitehubSpawner(BatchSpawnerBase):
         120.0, config=True, help="An unclaimed job is cancelled after being seen this long."
     )
 
-    # hub-wide: cached listings and the reaper
-    _cache: dict[tuple[str, ...], tuple[float, Result]] = {}  # noqa: RUF012
+    # hub-wide: the reaper
     _reaper_task: asyncio.Task | None = None
     _unclaimed: dict[str, float] = {}  # noqa: RUF012
 
-    backend = Unicode("")  # "slurm" or "local" for the current server
+    backend = Unicode("")  # the scheduler or "local" for the current server
     exec_host = Unicode("")
 
     @default("env_keep")
@@ -262,21 +225,59 @@ class SitehubSpawner(BatchSpawnerBase):
         self._awaiting_port = False
         self._ensure_reaper()
 
+    # -------------------------------------------------------------------- scheduler interface
+    # What a batch system supplies (SlurmSpawner, CondorSpawner); everything else is shared.
+
+    # the scheduler's form: coerce(raw), validate(model, opts) -> Choice, render_form(model, prev)
+    form: ModuleType | None = None
+    # who is unreachable when a status query gets no answer (progress messages)
+    scheduler_label = "the scheduler"
+    # the image references its runtime takes
+    image_ref_pattern = IMAGE_REF
+    # the 503 message when the form offers this user nothing (and says nothing itself)
+    nothing_offered = "You may not submit jobs on this cluster."
+
+    async def form_model(self) -> Any:
+        """This user's choices (with .offered, .notice, .allow_local)."""
+        raise NotImplementedError
+
+    async def _submit_batch(self, request: Any) -> str:
+        """Submit the validated request as the user; the job id (SpawnError otherwise)."""
+        raise NotImplementedError
+
+    def _submitted_where(self, request: Any) -> str:
+        raise NotImplementedError
+
+    def _output_hint(self, job: str) -> str:
+        """Where the user finds the output of a job that ended early (' Its output is ...')."""
+        return ""
+
+    async def _cancel_stale(self) -> None:
+        """Cancel queued jobs of this very server (best effort)."""
+        raise NotImplementedError
+
+    async def _batch_state(self) -> JobStatus:
+        raise NotImplementedError
+
+    async def _queue_position(self, status: JobStatus) -> int | None:
+        return None
+
+    async def _resolve_host(self, status: JobStatus) -> str:
+        """Where a running job runs, when its status did not say."""
+        raise SpawnError(f"Job {self.job_id} runs, but the scheduler did not say where.")
+
+    async def _cancel_batch(self) -> None:
+        raise NotImplementedError
+
+    async def _list_jobs(self) -> list[QueuedJob] | None:
+        """Every queued job of this hub's prefix, for the reaper; None when unknown."""
+        raise NotImplementedError
+
+    async def _remove_orphan(self, job: QueuedJob) -> bool:
+        """Cancel a job no server claims; True when it is gone."""
+        raise NotImplementedError
+
     # -------------------------------------------------------------------- commands
-
-    def _bin(self, name: str) -> str:
-        return str(Path(self.slurm_bin_dir) / name) if self.slurm_bin_dir else name
-
-    async def _slurm(self, *args: str, cache: bool = False, **kw) -> Result:
-        argv = [self._bin(args[0]), *args[1:]]
-        key = tuple(argv)
-        now = time.monotonic()
-        if cache and key in self._cache and now - self._cache[key][0] < self.slurm_cache_seconds:
-            return self._cache[key][1]
-        res = await run(argv, timeout=self.command_timeout, **kw)
-        if cache and res.rc == 0:
-            type(self)._cache[key] = (now, res)
-        return res
 
     def _pw(self) -> pwd.struct_passwd:
         try:
@@ -285,6 +286,12 @@ class SitehubSpawner(BatchSpawnerBase):
             raise SpawnError(
                 f"There is no system account '{self.user.name}' on the hub host."
             ) from None
+
+    def _pw_or_none(self) -> pwd.struct_passwd | None:
+        try:
+            return self._pw()
+        except SpawnError:
+            return None
 
     def user_env(self) -> dict[str, str]:
         pw = self._pw()
@@ -302,132 +309,80 @@ class SitehubSpawner(BatchSpawnerBase):
     def server_argv(self) -> list[str]:
         return [self.batchspawner_singleuser_cmd, *self.cmd, *self.get_args()]
 
-    # -------------------------------------------------------------------- options
+    def _name(self) -> str:
+        return job_name(self.job_prefix, self.user.name, self.name or "")
 
-    async def form_model(self) -> options.FormModel:
-        """This user's choices, read live from Slurm."""
-        allow_local = self.allow_local
-        parts_res, nodes_res = await asyncio.gather(
-            self._slurm("scontrol", "show", "partition", "-o", cache=True),
-            self._slurm("scontrol", "show", "node", "-o", cache=True),
-        )
-        for res in (parts_res, nodes_res):
-            if res.rc != 0:
-                why = clean_error(res.err)
-                notice = f"The Slurm controller is not reachable right now ({why})."
-                if allow_local:
-                    notice += " You can still run locally on the hub host."
-                return options.FormModel([], allow_local=allow_local, notice=notice)
-        cluster = self.slurm_cluster or await self._cluster_name()
-        where = ["where", f"user={self.user.name}"]
-        if cluster:
-            where.append(f"cluster={cluster}")
-        # cached per user like the listings: the spawn right after the form (and a quick
-        # re-spawn) reuse them instead of asking slurmdbd again; sbatch enforces them anyway
-        assoc_res, user_res = await asyncio.gather(
-            self._slurm(
-                "sacctmgr", "-n", "-P", "show", "assoc", *where, f"format={ASSOC_FORMAT}",
-                cache=True,
-            ),
-            self._slurm(
-                "sacctmgr", "-n", "-P", "show", "user", self.user.name,
-                "format=User,DefaultAccount", cache=True,
-            ),
-        )  # fmt: skip
-        if assoc_res.rc != 0:
-            notice = f"Slurm accounting is not reachable right now ({clean_error(assoc_res.err)})."
-            return options.FormModel([], allow_local=allow_local, notice=notice)
-        pw = self._pw()
-        groups = []
-        for gid in os.getgrouplist(pw.pw_name, pw.pw_gid):
-            try:
-                groups.append(grp.getgrgid(gid).gr_name)
-            except KeyError:
-                continue
-        return options.build_model(
-            parse_partitions(parts_res.out),
-            parse_nodes(nodes_res.out),
-            parse_associations(assoc_res.out),
-            user_groups=groups,
-            default_account=parse_default_account(user_res.out) if user_res.rc == 0 else "",
-            max_runtime_minutes=self.max_runtime_minutes,
-            default_runtime_minutes=self.default_runtime_minutes,
-            allow_local=allow_local,
-            cluster=cluster,
-            images=self._images(),
-        )
+    # -------------------------------------------------------------------- options
 
     def _images(self) -> dict[str, ImageChoice]:
         try:
-            return image_choices(self.container_images, self.container_image_dirs)
+            return image_choices(
+                self.container_images, self.container_image_dirs, self.image_ref_pattern
+            )
         except ValueError as exc:
             # a site error: offer no image rather than a broken one
             self.log.error("container_images unusable: %s", exc)
             return {}
 
-    def _container_wrap(self, image: str, argv: list[str], env: dict[str, str]) -> list[str]:
-        """The server's argv run inside `image` (sitehub.render.container, as kernels are)."""
-        try:
-            return server_in_image(
-                self.container_runtime,
-                image,
-                argv,
-                export=env,
-                binds=self.container_binds,
-                options=self.container_options,
-                server_cmd=self.container_server_cmd,
-                server_args=self.get_args() if self.container_server_cmd else (),
-                workdir=self._pw().pw_dir,
-            )
-        except ValueError as exc:
-            self.log.error("%s: container command not renderable: %s", self._log_name, exc)
-            raise SpawnError(f"The image {image} cannot be started here: {exc}") from None
+    def _notice(self, text: str) -> str:
+        """A form notice for when the scheduler cannot be asked, pointing at run locally."""
+        return text + (" You can still run locally on the hub host." if self.allow_local else "")
 
-    async def _cluster_name(self) -> str:
-        res = await self._slurm("scontrol", "show", "config", cache=True)
-        return (parse_config_value(res.out, "ClusterName") or "") if res.rc == 0 else ""
+    def _submit_failed(self, exc: Exception, unreachable: bool, scheduler: str) -> SpawnError:
+        """What the user reads when a submit failed: `scheduler` (Slurm, HTCondor) refused
+        the job, or could not be reached (then nothing was submitted)."""
+        if not unreachable:
+            return SpawnError(f"{scheduler} refused the job: {exc}")
+        label = self.scheduler_label[0].upper() + self.scheduler_label[1:]
+        return SpawnError(
+            f"{label} is not reachable, so no job was submitted ({exc}). Please try again in "
+            "a few minutes" + (" or choose 'run locally'." if self.allow_local else ".")
+        )
+
+    def _unreachable_notice(self, why: str) -> str:
+        label = self.scheduler_label[0].upper() + self.scheduler_label[1:]
+        return self._notice(f"{label} is not reachable right now ({why}).")
 
     async def render_options_form(self) -> str:
         model = await self.form_model()
-        return options.render_form(model, self.orm_spawner.user_options or {})
+        return self.form.render_form(model, self.orm_spawner.user_options or {})
 
     async def options_from_form(self, formdata):
         data = {k: v for k, v in formdata.items() if not k.startswith("_")}
         try:
-            opts = options.coerce(data)
-            if self.scheduler == "slurm":
-                options.validate(await self.form_model(), opts)
-        except options.OptionsError as exc:
+            if self.scheduler == "local":
+                return form.local_only(data)
+            opts = self.form.coerce(data)
+            self.form.validate(await self.form_model(), opts)
+        except OptionsError as exc:
             raise refuse(400, str(exc)) from None
         return opts
 
-    async def choose(self) -> options.Choice:
+    async def choose(self) -> form.Choice:
         """The validated choice for this spawn, from user_options (form or REST API)."""
         opts = dict(self.user_options or {})
         try:
-            if self.scheduler != "slurm":
-                coerced = options.coerce(opts)
-                if set(coerced) - {"run_local"}:
-                    raise options.OptionsError(
-                        "This hub runs servers on the hub host; batch options are not accepted."
-                    )
-                return options.Choice(run_local=True)
-            if options.coerce(opts).get("run_local"):
-                # validate's run-locally rules need no Slurm query (none that could hang
-                # while slurmctld is down)
-                return options.validate(options.FormModel([], allow_local=self.allow_local), opts)
+            if self.scheduler == "local":
+                form.local_only(opts)
+                return form.Choice(run_local=True)
+            coerced = self.form.coerce(opts)
+            local = form.run_locally(coerced, self.allow_local)
+            if local is not None:
+                # no scheduler query (none that could hang while the scheduler is down)
+                return local
             model = await self.form_model()
-            if not model.partitions:
-                raise refuse(503, model.notice or "You may not submit jobs on this cluster.")
-            return options.validate(model, opts)
-        except options.OptionsError as exc:
+            if not model.offered:
+                raise refuse(503, model.notice or self.nothing_offered)
+            return self.form.validate(model, coerced)
+        except OptionsError as exc:
             raise refuse(400, str(exc)) from None
 
     # -------------------------------------------------------------------- state
 
     def load_state(self, state):
         super().load_state(state)
-        self.backend = state.get("backend", "slurm" if self.job_id else "")
+        # state written by stock batchspawner has a job id and no backend
+        self.backend = state.get("backend", self.scheduler if self.job_id else "")
         self.exec_host = state.get("exec_host", "")
 
     def get_state(self):
@@ -446,67 +401,7 @@ class SitehubSpawner(BatchSpawnerBase):
         self.orm_spawner.state = self.get_state()
         self.db.commit()
 
-    # -------------------------------------------------------------------- backends
-
-    def _name(self) -> str:
-        return job_name(self.job_prefix, self.user.name, self.name or "")
-
-    async def _submit_slurm(self, request: JobRequest) -> str:
-        pw = self._pw()
-        env = self.user_env()
-        name = self._name()
-        cmd = self.server_argv()
-        if request.image:
-            cmd = self._container_wrap(request.image, cmd, env)
-        try:
-            script = render_batch_script(
-                request,
-                job_name=name,
-                output=self.slurm_output.replace("{home}", pw.pw_dir),
-                workdir=pw.pw_dir,
-                cmd=cmd,
-                export=sorted(env),
-                srun=self.slurm_srun,
-                prologue=self.slurm_prologue,
-                extra_directives=self.slurm_extra_directives,
-            )
-        except UnsafeValue as exc:
-            raise refuse(400, str(exc)) from None
-        self.log.debug("Batch script for %s:\n%s", self._log_name, script)
-        res = await run(
-            [self._bin("sbatch"), "--parsable"],
-            input=script,
-            env=env,
-            as_user=pw,
-            timeout=self.command_timeout,
-        )
-        try:
-            return parse_sbatch(res.rc if not res.timed_out else 1, res.out, res.err)
-        except SlurmError as exc:
-            if exc.unreachable or res.timed_out:
-                raise SpawnError(
-                    "The Slurm controller is not reachable, so no job was submitted "
-                    f"({exc}). Please try again in a few minutes"
-                    + (" or choose 'run locally'." if self.allow_local else ".")
-                ) from None
-            raise SpawnError(f"Slurm refused the job: {exc}") from None
-
-    # scheduler hooks: sitehub.hub.condor.CondorSpawner overrides these for HTCondor
-    async def _submit_batch(self, request) -> str:
-        return await self._submit_slurm(request)
-
-    def _submitted_where(self, request) -> str:
-        return f"partition {request.partition}"
-
-    def _output_hint(self, job: str) -> str:
-        return f" Its output is in {self.slurm_output.replace('{home}', '~').replace('%j', job)}."
-
-    async def _cancel_stale(self) -> None:
-        try:
-            pw = self._pw()
-        except SpawnError:
-            return
-        await self._slurm("scancel", f"--name={self._name()}", f"--user={pw.pw_name}")
+    # -------------------------------------------------------------------- run locally
 
     async def _submit_local(self) -> str:
         pw = self._pw()
@@ -531,7 +426,7 @@ class SitehubSpawner(BatchSpawnerBase):
         res = await run(argv, timeout=self.command_timeout)
         if res.rc != 0:
             env_file.unlink(missing_ok=True)
-            raise SpawnError(f"Could not start the server on the hub host: {clean_error(res.err)}")
+            raise SpawnError(f"Could not start the server on the hub host: {last_line(res.err)}")
         return unit
 
     async def job_state(self) -> JobStatus:
@@ -541,28 +436,16 @@ class SitehubSpawner(BatchSpawnerBase):
                 timeout=self.command_timeout,
             )
             return interpret_unit(self.job_id, res.rc, res.out, res.err, res.timed_out)
-        res = await self._slurm("squeue", "-h", "-j", self.job_id, "-o", SQUEUE_JOB_FORMAT)
-        return interpret_squeue(self.job_id, res.rc, res.out, res.err, res.timed_out)
-
-    async def _queue_position(self, status: JobStatus) -> int | None:
-        if not status.partition:
-            return None
-        res = await self._slurm(
-            "squeue", "-h", "-t", "PENDING", "-p", status.partition, "--sort=-p,i", "-o", "%i"
-        )
-        return queue_position(res.out, self.job_id) if res.rc == 0 else None
+        return await self._batch_state()
 
     async def _cancel(self) -> None:
-        if self.backend == "local":
-            res = await run(["systemctl", "stop", self.job_id], timeout=self.command_timeout)
-            (Path(self.local_runtime_dir) / f"{self.job_id}.env").unlink(missing_ok=True)
-            if res.rc != 0 and "not loaded" not in res.err:
-                raise SpawnError(f"Could not stop {self.job_id}: {clean_error(res.err)}")
+        if self.backend != "local":
+            await self._cancel_batch()
             return
-        res = await self._slurm("scancel", self.job_id)
-        if res.rc != 0 and "Invalid job id" not in res.err:
-            # the reaper cancels it once Slurm answers again
-            raise SpawnError(f"scancel {self.job_id} failed: {clean_error(res.err)}")
+        res = await run(["systemctl", "stop", self.job_id], timeout=self.command_timeout)
+        (Path(self.local_runtime_dir) / f"{self.job_id}.env").unlink(missing_ok=True)
+        if res.rc != 0 and "not loaded" not in res.err:
+            raise SpawnError(f"Could not stop {self.job_id}: {last_line(res.err)}")
 
     # -------------------------------------------------------------------- lifecycle
 
@@ -642,7 +525,7 @@ class SitehubSpawner(BatchSpawnerBase):
                     status.detail,
                 )  # fmt: skip
             if self.backend != "local" or status.phase is not Phase.RUNNING:
-                self._emit(progress.describe(status, position))
+                self._emit(progress.describe(status, position, self.scheduler_label))
             if status.phase is Phase.RUNNING and self._reported_port:
                 if self.backend == "local":
                     return "127.0.0.1"
@@ -651,13 +534,6 @@ class SitehubSpawner(BatchSpawnerBase):
                 await asyncio.wait_for(self._port_event.wait(), timeout=interval)
             except TimeoutError:
                 interval = min(interval * 1.5, self.startup_poll_max)
-
-    async def _resolve_host(self, status: JobStatus) -> str:
-        res = await self._slurm("squeue", "-h", "-j", self.job_id, "-o", "%N")
-        host = res.out.strip()
-        if res.rc != 0 or not host:
-            raise SpawnError(f"Job {self.job_id} runs, but Slurm did not say on which node.")
-        return host
 
     async def poll(self):
         if not self.job_id:
@@ -733,19 +609,23 @@ class SitehubSpawner(BatchSpawnerBase):
                 self.log.exception("orphan reaper failed; trying again later")
 
     async def reap_once(self) -> list[str]:
-        res = await self._slurm("squeue", "-h", "-o", "%i|%j|%u|%T")
-        if res.rc != 0:
+        """Cancel jobs of this hub (by name) that no server claims, after a grace period."""
+        jobs = await self._list_jobs()
+        if jobs is None:
             return []
-        unclaimed = unclaimed_jobs(parse_job_list(res.out), self.job_prefix, self._claimed_jobs())
+        by_id = {j.job_id: j for j in jobs}
+        unclaimed = unclaimed_jobs(jobs, self.job_prefix, self._claimed_jobs())
         now = time.monotonic()
         cls = type(self)
         cls._unclaimed = {j: cls._unclaimed.get(j, now) for j in unclaimed}
         cancelled = []
         for job, since in list(cls._unclaimed.items()):
-            if now - since >= self.reaper_grace:
-                self.log.warning("Cancelling job %s: no server of this hub claims it", job)
-                r = await self._slurm("scancel", job)
-                if r.rc == 0 or "Invalid job id" in r.err:
-                    cancelled.append(job)
-                    cls._unclaimed.pop(job, None)
+            if now - since < self.reaper_grace:
+                continue
+            self.log.warning(
+                "Cancelling job %s of %s: no server of this hub claims it", job, by_id[job].user
+            )
+            if await self._remove_orphan(by_id[job]):
+                cancelled.append(job)
+                cls._unclaimed.pop(job, None)
         return cancelled

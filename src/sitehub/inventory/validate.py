@@ -369,24 +369,57 @@ def _check_hosts(report: _Report, raw: dict[str, Any]) -> None:
                 "into Apache balancer URLs and certificates; use letters, digits, '-' and '.'",
             )
 
-    def check(loc: tuple[Any, ...], name: Any, what: str) -> None:
-        if isinstance(name, str) and name not in hosts:
+    def check(loc: tuple[Any, ...], name: Any, what: str, group: str) -> None:
+        if not isinstance(name, str):
+            return
+        if name not in hosts:
             report.add(
                 loc,
                 f"{what} '{name}' is not in the inventory: add it to hosts.yml or name one of "
                 f"its hosts ({known})",
             )
+        elif group not in hosts[name]:
+            # the plays pick their hosts by group: the value would describe nothing deployed
+            where = report.inventory.host_origins.get(name)
+            path = _display_path(where.path) if where and where.path else report.inventory.source
+            line = f":{where.line}" if where and where.line else ""
+            report.add(
+                loc,
+                f"{what} '{name}' is not in the '{group}' group ({path}{line} lists it "
+                f"elsewhere): add it under {group} there, since the plays pick their hosts "
+                "by group",
+            )
 
     site = raw.get("sitehub_site")
-    if isinstance(site, dict) and isinstance(site.get("frontends"), list):
-        for i, name in enumerate(site["frontends"]):
-            check(("sitehub_site", "frontends", i), name, "frontend host")
+    frontends = site.get("frontends") if isinstance(site, dict) else None
+    if isinstance(frontends, list):
+        for i, name in enumerate(frontends):
+            check(("sitehub_site", "frontends", i), name, "frontend host", "frontend")
+        # and the other way round: the frontend play runs on every host of the group
+        for host in sorted(h for h, groups in hosts.items() if "frontend" in groups):
+            if host not in frontends:
+                report.add(
+                    ("sitehub_site", "frontends"),
+                    f"host '{host}' is in the 'frontend' group but not in sitehub_site.frontends: "
+                    "list it here or move it out of the group",
+                )
     identity = raw.get("sitehub_identity")
     if isinstance(identity, dict):
-        check(("sitehub_identity", "host"), identity.get("host"), "identity host")
+        host = identity.get("host")
+        check(("sitehub_identity", "host"), host, "identity host", "keycloak")
+        # a second Keycloak host, once the named one is right (else that error says enough)
+        named = isinstance(host, str) and "keycloak" in hosts.get(host, ())
+        for other in sorted(h for h, groups in hosts.items() if "keycloak" in groups):
+            if named and other != host:
+                report.add(
+                    ("sitehub_identity", "host"),
+                    f"host '{other}' is in the 'keycloak' group but sitehub_identity.host is "
+                    f"'{host}': one Keycloak host, named in both places",
+                )
     for c, cluster in _items(raw.get("sitehub_clusters")):
         for i, instance in _items(cluster.get("instances")):
-            check(("sitehub_clusters", c, "instances", i, "host"), instance.get("host"), "hub host")
+            loc = ("sitehub_clusters", c, "instances", i, "host")
+            check(loc, instance.get("host"), "hub host", "hubs")
 
 
 def _check_accounts(report: _Report, raw: dict[str, Any]) -> None:

@@ -129,7 +129,7 @@ def hub_samples(site: SiteModel) -> dict[str, str]:
     return out
 
 
-# What the spawner writes into a Slurm job (sitehub.hub.spawner.SitehubSpawner defaults).
+# What the spawner writes into a Slurm job (sitehub.hub.slurm_spawner.SlurmSpawner defaults).
 SAMPLE_USER = "USER"
 SAMPLE_HOME = f"/home/{SAMPLE_USER}"
 NOTEBOOK_BIN = "/opt/sitehub/notebook/venv/bin"
@@ -170,7 +170,7 @@ SAMPLE_EXPORT = sorted(
 
 def spawner_max_runtime() -> int:
     """The hub's runtime cap when a partition has none (options.build_model's default, the
-    same as SitehubSpawner.max_runtime_minutes')."""
+    same as SlurmSpawner.max_runtime_minutes')."""
     from sitehub.hub.options import build_model
 
     return int(inspect.signature(build_model).parameters["max_runtime_minutes"].default)

@@ -28,14 +28,14 @@ def test_settings_follow_the_inventory(htc):
         "condor_max_memory_gb": 32,
         "condor_gpu_capabilities": ["7.0", "8.0"],
         "condor_gpu_devices": ["Tesla V100-SXM2-32GB", "NVIDIA A100-SXM4-40GB"],
-        "condor_images": [
+        "container_images": [
             {
                 "name": "sl7-atlas",
                 "ref": "/cvmfs/unpacked.cern.ch/registry.hub.docker.com/atlas/analysisbase:latest",
                 "description": "ATLAS AnalysisBase (SL7)",
             }
         ],
-        "condor_image_dirs": ["/gpfs/software/containers/jupyter"],
+        "container_image_dirs": ["/gpfs/software/containers/jupyter"],
         "max_runtime_minutes": 1440,
         "default_runtime_minutes": 60,
     }

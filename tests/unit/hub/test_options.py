@@ -110,8 +110,8 @@ def test_form_strings_are_coerced(model_for):
 @pytest.mark.parametrize(
     ("user", "forged", "message"),
     [
-        ("bob", {"partition": "usatlas"}, "Partition 'usatlas' is not available to you"),
-        ("alice", {"partition": "retired"}, "Partition 'retired' is not available"),
+        ("bob", {"partition": "usatlas"}, "Partition 'usatlas' is not open to you"),
+        ("alice", {"partition": "retired"}, "Partition 'retired' is not open to you"),
         (
             "bob",
             {"partition": "debug", "account": "tier3"},

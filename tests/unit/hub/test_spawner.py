@@ -1,4 +1,13 @@
-"""SitehubSpawner decisions that need JupyterHub (skipped where it is not installed)."""
+"""What SitehubSpawner does for every scheduler, run against both peers: SlurmSpawner and
+CondorSpawner (skipped where JupyterHub is not installed).
+
+Each scheduler's interface (sitehub.hub.spawner's "scheduler interface" section) is replaced
+by a script: job states, the form's model, submits, cancels and the job listing are
+recorded, so these tests exercise only the shared code (options handling, run locally,
+images, entitlement check, stale-job cancel, progress, state, the reaper) with the real form
+modules of each scheduler. What reaches sbatch or condor_submit is tested in
+test_slurm_spawner.py and test_condor_spawner.py.
+"""
 
 import asyncio
 import types
@@ -9,26 +18,119 @@ pytest.importorskip("jupyterhub")
 pytest.importorskip("batchspawner")
 
 from jupyterhub import apihandlers
+from tornado import web
 
-from sitehub.hub import api
-from sitehub.hub.slurm import JobStatus, Phase
+from sitehub.htcondor import choices
+from sitehub.hub import api, form, options
+from sitehub.hub.condor import CondorSpawner
+from sitehub.hub.images import ImageChoice
+from sitehub.hub.jobs import JobStatus, Phase, QueuedJob
+from sitehub.hub.slurm_spawner import SlurmSpawner
 from sitehub.hub.spawner import SitehubSpawner, SpawnError
 
-
-class Spawner(SitehubSpawner):
-    """The real class with the Slurm/systemd query replaced by a scripted answer."""
-
-    answers: list
-
-    async def job_state(self):
-        return self.answers.pop(0)
+IMAGES = {"el9": ImageChoice("el9", "/images/el9.sif", "EL 9")}
 
 
-def make(**kw):
-    user = types.SimpleNamespace(name="alice", url="/user/alice/", spawners={})
-    s = Spawner(user=user, reaper_interval=0, **kw)
-    s.answers = []
-    return s
+def slurm_model(allow_local: bool) -> options.FormModel:
+    part = options.PartitionChoice(
+        "debug",
+        max_minutes=60,
+        default_minutes=30,
+        gpu_types=[],
+        has_gpus=False,
+        accounts=[options.AccountChoice("default", ["normal"], "normal")],
+        default_account="default",
+    )
+    return options.FormModel([part], "debug", allow_local=allow_local, images=dict(IMAGES))
+
+
+def condor_model(allow_local: bool) -> choices.FormModel:
+    return choices.build_model(
+        accounting_groups=["group_a"],
+        max_cpus=2,
+        max_memory_gb=4,
+        max_runtime_minutes=60,
+        default_runtime_minutes=30,
+        images=[{"name": "el9", "ref": "/images/el9.sif", "description": "EL 9"}],
+        allow_local=allow_local,
+    )
+
+
+# scheduler -> (class, its form model, a valid choice, a forged one, its unreachable label)
+SCHEDULERS = {
+    "slurm": (
+        SlurmSpawner,
+        slurm_model,
+        {"partition": "debug", "runtime": 20, "image": "el9"},
+        {"partition": "staff"},
+        "the Slurm controller",
+    ),
+    "htcondor": (
+        CondorSpawner,
+        condor_model,
+        {"accounting_group": "group_a", "cpus": 2, "runtime": 20, "image": "el9"},
+        {"accounting_group": "group_root"},
+        "the HTCondor schedd",
+    ),
+}
+
+
+def scripted(cls):
+    """`cls` with its scheduler interface replaced by recorded, scripted answers."""
+
+    class Scripted(cls):
+        async def _batch_state(self):
+            return self.answers.pop(0)
+
+        async def form_model(self):
+            self.calls.append("form_model")
+            return self.model
+
+        async def _submit_batch(self, request):
+            self.calls.append(("submit", request))
+            return "42"
+
+        async def _cancel_stale(self):
+            await asyncio.sleep(0.01)  # still running while the choice is checked
+            self.calls.append("cancel_stale")
+
+        async def _cancel_batch(self):
+            self.calls.append("cancel")
+
+        async def _list_jobs(self):
+            return self.listing
+
+        async def _remove_orphan(self, job):
+            self.calls.append(("remove", job.job_id))
+            return True
+
+        def _claimed_jobs(self):
+            return self.claimed
+
+    Scripted.__name__ = cls.__name__
+    return Scripted
+
+
+@pytest.fixture(params=sorted(SCHEDULERS))
+def scheduler(request):
+    return request.param
+
+
+@pytest.fixture
+def make(scheduler):
+    cls, model, *_ = SCHEDULERS[scheduler]
+
+    def build(**kw):
+        allow_local = kw.setdefault("allow_local", True)
+        user = types.SimpleNamespace(name="alice", url="/user/alice/", spawners={})
+        s = scripted(cls)(user=user, reaper_interval=0, **kw)
+        s.answers, s.calls, s.listing, s.claimed = [], [], [], set()
+        s.model = model(allow_local)
+        s.orm_spawner = types.SimpleNamespace(name="", state=None, server=None, user_options=None)
+        s.db = types.SimpleNamespace(commit=lambda: None)
+        return s
+
+    return build
 
 
 def run(coro):
@@ -40,48 +142,182 @@ def test_port_handler_replaces_batchspawners():
     assert routes == [(api.PATH, api.PortReportHandler)]
 
 
-def test_poll_keeps_server_when_controller_down():
+def test_the_peers_share_one_base_and_neither_derives_from_the_other():
+    assert SlurmSpawner.__bases__ == (SitehubSpawner,)
+    assert CondorSpawner.__bases__ == (SitehubSpawner,)
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def test_run_locally_refuses_an_image_for_every_scheduler(make, scheduler):
+    # the drift this fixes: HTCondor ran locally and silently dropped the image
     s = make()
-    s.job_id, s.backend = "42", "slurm"
+    s.user_options = {"run_local": True, "image": "el9"}
+    with pytest.raises(web.HTTPError, match="Container images run in batch jobs only") as err:
+        run(s.start())
+    assert err.value.status_code == 400
+    assert not any(isinstance(c, tuple) for c in s.calls)  # nothing submitted
+    with pytest.raises(web.HTTPError, match="Container images run in batch jobs only"):
+        run(s.options_from_form({"run_local": ["on"], "image": ["el9"]}))
+
+
+def test_run_locally_asks_the_scheduler_nothing(make):
+    s = make()
+    s.user_options = {"run_local": "true", "image": "none"}
+    assert run(s.choose()) == form.Choice(run_local=True)
+    assert "form_model" not in s.calls  # no query that could hang while it is down
+
+
+def test_run_locally_is_refused_where_not_offered(make):
+    s = make(allow_local=False)
+    s.user_options = {"run_local": True}
+    with pytest.raises(web.HTTPError, match="not offered here") as err:
+        run(s.choose())
+    assert err.value.status_code == 400
+
+
+def test_a_valid_choice_becomes_the_schedulers_request_with_the_image(make, scheduler):
+    s = make()
+    s.user_options = dict(SCHEDULERS[scheduler][2])
+    choice = run(s.choose())
+    assert not choice.run_local
+    assert choice.job.minutes == 20 and choice.job.image == "/images/el9.sif"
+
+
+def test_an_image_not_offered_is_refused_alike(make, scheduler):
+    s = make()
+    s.user_options = {**SCHEDULERS[scheduler][2], "image": "centos7"}
+    with pytest.raises(web.HTTPError) as err:
+        run(s.choose())
+    assert err.value.status_code == 400
+    assert "Image 'centos7' is not offered here (available: none, el9)." in str(err.value)
+
+
+def test_forged_choices_are_refused_before_any_submit(make, scheduler):
+    s = make()
+    s.user_options = dict(SCHEDULERS[scheduler][3])
+    with pytest.raises(web.HTTPError) as err:
+        run(s.start())
+    assert err.value.status_code == 400
+    assert not any(isinstance(c, tuple) for c in s.calls)
+    with pytest.raises(web.HTTPError):
+        run(s.options_from_form({k: [str(v)] for k, v in SCHEDULERS[scheduler][3].items()}))
+
+
+def test_nothing_offered_is_503_with_the_forms_notice(make, scheduler):
+    s = make()
+    s.model = type(s.model)([], notice="The scheduler is not reachable right now (x).")
+    s.user_options = {}
+    with pytest.raises(web.HTTPError, match="not reachable right now") as err:
+        run(s.choose())
+    assert err.value.status_code == 503
+
+
+def test_form_values_become_user_options(make, scheduler):
+    s = make()
+    chosen = SCHEDULERS[scheduler][2]
+    assert run(s.options_from_form({k: [str(v)] for k, v in chosen.items()})) == chosen
+
+
+def test_the_form_is_the_schedulers_on_the_shared_template(make, scheduler):
+    s = make()
+    html = run(s.render_options_form())
+    key = "partition" if scheduler == "slurm" else "accounting_group"
+    assert f'name="{key}"' in html
+    # the shared part: one fieldset the run-locally box disables, the image select
+    assert 'id="sitehub-batch"' in html and 'name="run_local"' in html
+    assert '<option value="el9">EL 9</option>' in html
+
+
+def test_the_form_says_the_scheduler_is_unreachable_and_offers_run_locally(make, scheduler):
+    s = make()
+    label = SCHEDULERS[scheduler][4]
+    notice = s._unreachable_notice("timed out")
+    assert notice.startswith(label[0].upper() + label[1:] + " is not reachable right now")
+    assert notice.endswith("You can still run locally on the hub host.")
+    assert "run locally" not in make(allow_local=False)._unreachable_notice("x")
+
+
+@pytest.mark.parametrize("cls", [SitehubSpawner, SlurmSpawner, CondorSpawner])
+def test_a_local_only_hub_refuses_batch_options(cls):
+    user = types.SimpleNamespace(name="alice", url="/user/alice/", spawners={})
+    s = cls(user=user, reaper_interval=0, scheduler="local")
+    assert s.options_form == ""
+    with pytest.raises(web.HTTPError, match="batch options are not accepted"):
+        run(s.options_from_form({"partition": ["debug"]}))
+    s.user_options = {"accounting_group": "group_a"}
+    with pytest.raises(web.HTTPError, match="batch options are not accepted"):
+        run(s.choose())
+    s.user_options = {}
+    assert run(s.choose()) == form.Choice(run_local=True)
+    assert run(s.options_from_form({"run_local": ["on"]})) == {"run_local": True}
+
+
+# --------------------------------------------------------------------------- start
+
+
+def test_a_stale_job_is_cancelled_before_the_submit(make, scheduler):
+    s = make()
+    s.user_options = dict(SCHEDULERS[scheduler][2])
+
+    async def served():
+        s._reported_port = 4242
+        return "node1"
+
+    s._wait_for_server = served
+    assert run(s.start()) == ("node1", 4242)
+    names = [c if isinstance(c, str) else c[0] for c in s.calls]
+    assert names.index("cancel_stale") < names.index("submit")
+    assert (s.backend, s.job_id, s.exec_host) == (scheduler, "42", "node1")
+    assert s._events[0]["message"].startswith("Submitted batch job 42 to ")
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_poll_keeps_server_when_the_scheduler_is_down(make, scheduler):
+    s = make()
+    s.job_id, s.backend = "42", scheduler
     s.answers = [JobStatus(Phase.UNKNOWN, "42", detail="Unable to contact", unreachable=True)]
     assert run(s.poll()) is None
     assert s.job_id == "42"
 
 
 @pytest.mark.parametrize("phase", [Phase.RUNNING, Phase.PENDING])
-def test_poll_alive(phase):
+def test_poll_alive(make, scheduler, phase):
     s = make()
-    s.job_id, s.backend = "42", "slurm"
+    s.job_id, s.backend = "42", scheduler
     s.answers = [JobStatus(phase, "42")]
     assert run(s.poll()) is None
 
 
-def test_poll_gone_clears_state():
+def test_poll_gone_clears_state(make, scheduler):
     s = make()
-    s.job_id, s.backend, s.exec_host = "42", "slurm", "hubs-c1"
+    s.job_id, s.backend, s.exec_host = "42", scheduler, "hubs-c1"
     s.answers = [JobStatus(Phase.GONE, "42", state="COMPLETED")]
     assert run(s.poll()) == 1
     assert s.job_id == "" and s.get_state() == {}
 
 
-def test_poll_without_job():
+def test_poll_without_job(make):
     assert run(make().poll()) == 0
 
 
-def test_state_round_trip():
+def test_state_round_trip(make, scheduler):
     s = make()
-    s.job_id, s.backend, s.exec_host = "42", "slurm", "hubs-c1"
+    s.job_id, s.backend, s.exec_host = "42", scheduler, "hubs-c1"
     state = s.get_state()
-    assert state["job_id"] == "42" and state["backend"] == "slurm"
+    assert state["job_id"] == "42" and state["backend"] == scheduler
     t = make()
     t.load_state(state)
-    assert (t.job_id, t.backend, t.exec_host) == ("42", "slurm", "hubs-c1")
+    assert (t.job_id, t.backend, t.exec_host) == ("42", scheduler, "hubs-c1")
     old = make()
     old.load_state({"job_id": "7"})  # state written by stock batchspawner
-    assert old.backend == "slurm"
+    assert old.backend == scheduler
 
 
-def test_report_port_only_once_and_only_while_starting():
+def test_report_port_only_once_and_only_while_starting(make):
     s = make()
     assert not s.report_port(4242)  # not starting
     s._awaiting_port = True
@@ -90,11 +326,9 @@ def test_report_port_only_once_and_only_while_starting():
     assert s._reported_port == 4242
 
 
-def test_job_that_dies_before_reporting_port_fails_fast():
+def test_job_that_dies_before_reporting_port_fails_fast(make, scheduler):
     s = make()
-    s.backend, s.job_id = "slurm", "42"
-    s.orm_spawner = types.SimpleNamespace(state=None, server=None)
-    s.db = types.SimpleNamespace(commit=lambda: None)
+    s.backend, s.job_id = scheduler, "42"
     s._port_event = asyncio.Event()
     s.startup_poll_interval = 0.01
     s.answers = [
@@ -103,10 +337,10 @@ def test_job_that_dies_before_reporting_port_fails_fast():
         JobStatus(Phase.GONE, "42", "FAILED"),
     ]
 
-    async def no_position(status):
+    async def position(status):
         return 3
 
-    s._queue_position = no_position
+    s._queue_position = position
     with pytest.raises(SpawnError, match=r"job 42 ended \(FAILED\) before the notebook server"):
         run(s._wait_for_server())
     assert s.job_id == ""
@@ -116,9 +350,9 @@ def test_job_that_dies_before_reporting_port_fails_fast():
     assert "on node hubs-c1" in messages[1]
 
 
-def test_wait_returns_host_once_port_reported():
+def test_wait_returns_host_once_port_reported_and_names_the_scheduler(make, scheduler):
     s = make()
-    s.backend, s.job_id = "slurm", "42"
+    s.backend, s.job_id = scheduler, "42"
     s._port_event = asyncio.Event()
     s._awaiting_port = True
     s.startup_poll_interval = 0.01
@@ -139,114 +373,35 @@ def test_wait_returns_host_once_port_reported():
         return host
 
     assert run(go()) == "hubs-c2"
-    assert any("Cannot reach the Slurm controller" in e["message"] for e in s._events)
+    label = SCHEDULERS[scheduler][4]
+    assert any(f"Cannot reach {label} (Socket timed out)" in e["message"] for e in s._events)
 
 
-def test_batch_servers_get_more_than_jupyterhubs_30_s_to_answer():
+def test_batch_servers_get_more_than_jupyterhubs_30_s_to_answer(make):
     assert make().http_timeout == 120
     assert make(http_timeout=45).http_timeout == 45
 
 
-def _submit_script(monkeypatch, request, **kw):
-    """The batch script _submit_slurm hands to sbatch (sbatch itself replaced by a capture)."""
-    import pwd
-
-    from sitehub.hub import spawner as spawner_mod
-    from sitehub.hub.spawner import Result
-
-    s = make(**kw)
-    seen = {}
-
-    async def fake_run(argv, *, input=None, **_):
-        seen["argv"], seen["script"] = argv, input
-        return Result(0, "4242\n", "")
-
-    pw = pwd.struct_passwd(("alice", "x", 2001, 2001, "", "/home/alice", "/bin/bash"))
-    monkeypatch.setattr(spawner_mod, "run", fake_run)
-    monkeypatch.setattr(s, "_pw", lambda: pw)
-    monkeypatch.setattr(s, "get_env", lambda: {"JUPYTERHUB_API_TOKEN": "t0ken"})
-    assert run(s._submit_slurm(request)) == "4242"
-    return seen["script"]
+# --------------------------------------------------------------------------- the reaper
 
 
-def test_server_runs_in_the_chosen_image_with_apptainer(monkeypatch):
-    from sitehub.hub.batch import JobRequest
-
-    script = _submit_script(
-        monkeypatch,
-        JobRequest("debug", "default", "normal", 30, image="/cvmfs/img/el9.sif"),
-        container_binds=["/opt/sitehub/notebook:ro", "/cvmfs"],
-        container_options=["--nv"],
-    )
-    last = script.splitlines()[-1]
-    assert last.startswith(
-        "exec srun --ntasks=1 --export=ALL apptainer exec "
-        "--bind /opt/sitehub/notebook:/opt/sitehub/notebook:ro --bind /cvmfs:/cvmfs "
-        "--pwd /home/alice --nv "
-        "/cvmfs/img/el9.sif /opt/sitehub/notebook/venv/bin/batchspawner-singleuser "
-    )
-    assert "t0ken" not in script  # the token travels in the environment, never in the script
+def test_reaper_cancels_only_this_hubs_unclaimed_jobs_after_the_grace(make, monkeypatch):
+    s = make(instance="hpc", reaper_grace=0.05)
+    monkeypatch.setattr(type(s), "_unclaimed", {})
+    s.listing = [
+        QueuedJob("1", "jupyter-hpc.alice", "alice", "RUNNING"),  # unclaimed: goes
+        QueuedJob("2", "jupyter-hpc.bob", "bob", "RUNNING"),  # claimed by a server
+        QueuedJob("3", "jupyter-hpc-b.alice", "alice", "RUNNING"),  # another hub's
+        QueuedJob("4", "jupyter-hpc.alice", "mallory", "RUNNING"),  # not the name's owner
+    ]
+    s.claimed = {"2"}
+    assert run(s.reap_once()) == []  # first seen: within the grace
+    asyncio.run(asyncio.sleep(0.06))
+    assert run(s.reap_once()) == ["1"]
+    assert [c for c in s.calls if isinstance(c, tuple)] == [("remove", "1")]
 
 
-def test_server_runs_in_the_chosen_image_with_podman_and_its_own_jupyter(monkeypatch):
-    from sitehub.hub.batch import JobRequest
-
-    script = _submit_script(
-        monkeypatch,
-        JobRequest("debug", "default", "normal", 30, image="localhost/sitehub-notebook:test"),
-        container_runtime="podman",
-        container_server_cmd=["batchspawner-singleuser", "jupyterhub-singleuser"],
-    )
-    last = script.splitlines()[-1]
-    # podman carries only the variables it is told about: every one the hub exported
-    assert "--env JUPYTERHUB_API_TOKEN" in last and "--env HOME" in last
-    # podman starts in the image's directory, not the job's: the server's root is the home
-    assert "--workdir /home/alice" in last
-    assert last.endswith(
-        "localhost/sitehub-notebook:test batchspawner-singleuser jupyterhub-singleuser"
-    )
-
-
-def test_no_image_runs_the_server_on_the_node(monkeypatch):
-    from sitehub.hub.batch import JobRequest
-
-    script = _submit_script(monkeypatch, JobRequest("debug", "default", "normal", 30))
-    assert "apptainer" not in script and "podman" not in script
-
-
-def test_an_image_the_runtime_cannot_take_fails_the_spawn_clearly(monkeypatch):
-    from sitehub.hub.batch import JobRequest
-
-    with pytest.raises(SpawnError, match=r"The image relative\.sif cannot be started here"):
-        _submit_script(monkeypatch, JobRequest("debug", image="relative.sif"))
-
-
-def test_the_form_and_the_spawn_after_it_ask_slurmdbd_once(monkeypatch, fixture_text):
-    import pwd
-
-    from sitehub.hub import spawner as spawner_mod
-    from sitehub.hub.spawner import Result
-
-    answers = {
-        "partition": fixture_text("scontrol_show_partition.txt"),
-        "node": fixture_text("scontrol_show_node.txt"),
-        "config": fixture_text("scontrol_show_config.txt"),
-        "assoc": fixture_text("sacctmgr_assoc_alice.txt"),
-        "user": "alice|tier3\n",
-    }
-    calls = []
-
-    async def fake_run(argv, **_):
-        calls.append(argv[0] + " " + argv[2 if argv[0] == "scontrol" else 4])
-        return Result(0, answers[argv[2] if argv[0] == "scontrol" else argv[4]], "")
-
-    monkeypatch.setattr(spawner_mod, "run", fake_run)
-    monkeypatch.setattr(SitehubSpawner, "_cache", {})
-    s = make()
-    pw = pwd.struct_passwd(("alice", "x", 2001, 2001, "", "/home/alice", "/bin/bash"))
-    monkeypatch.setattr(s, "_pw", lambda: pw)
-    first = run(s.form_model())
-    second = run(s.form_model())
-    assert [p.name for p in first.partitions] == [p.name for p in second.partitions]
-    assert first.partitions, "the fixture offers alice partitions"
-    assert calls.count("sacctmgr assoc") == 1 and calls.count("sacctmgr user") == 1
+def test_reaper_does_nothing_when_the_listing_is_unknown(make):
+    s = make(reaper_grace=0)
+    s.listing = None
+    assert run(s.reap_once()) == []
