@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "sitehub.wheelhouse",
     "sitehub.demo",
     "sitehub.audit.commands",
+    "sitehub.hub.reconcile",
 )
 
 

@@ -131,8 +131,11 @@ def condor_rm_constraint_argv(constraint: str, schedd: str = "") -> list[str]:
 LIST_ATTRIBUTES = ("ClusterId", "JobBatchName", "Owner", "JobStatus")
 
 
-def jobs_argv(prefix: str, schedd: str = "") -> list[str]:
-    """Every queued job of one hub (for the orphan reaper)."""
+def jobs_argv(prefix: str, schedd: str = "", extra: tuple[str, ...] = ()) -> list[str]:
+    """Every queued job of one hub (for the orphan reaper; `sitehub reconcile` adds QDate)."""
+    for name in extra:
+        if not name.isascii() or not name.isalnum():
+            raise ValueError(f"not a job attribute name: {name!r}")
     return [
         "condor_q",
         *_schedd(schedd),
@@ -141,7 +144,7 @@ def jobs_argv(prefix: str, schedd: str = "") -> list[str]:
         prefix_constraint(prefix),
         "-json",
         "-attributes",
-        ",".join(LIST_ATTRIBUTES),
+        ",".join((*LIST_ATTRIBUTES, *extra)),
     ]
 
 

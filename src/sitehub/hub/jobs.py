@@ -43,6 +43,16 @@ class QueuedJob:
     state: str
 
 
+@dataclass(frozen=True)
+class Result:
+    """What a command answered (the spawner's `run`, `sitehub reconcile`'s runner)."""
+
+    rc: int | None  # None: it did not finish
+    out: str
+    err: str
+    timed_out: bool = False
+
+
 def last_line(stderr: str, prefix: re.Pattern[str] | None = None) -> str:
     """The last meaningful line of a tool's stderr (without `prefix`), for messages."""
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]

@@ -381,3 +381,26 @@ def parse_job_list(stdout: str) -> list[QueuedJob]:
         if len(cols) >= 4 and cols[0]:
             out.append(QueuedJob(cols[0], cols[1], cols[2], cols[3]))
     return out
+
+
+# for `sitehub reconcile`: how a job that left the queue ended (one row per job with -X)
+SACCT_FORMAT = "JobID,State,ExitCode,End"
+
+
+def describe_sacct(job_id: str, rc: int | None, stdout: str) -> str:
+    """`sacct -n -P -X -j ID -o SACCT_FORMAT` -> 'CANCELLED by 0, exit 0:15 at ...'; '' when
+    accounting does not say (no slurmdbd, purged, failed)."""
+    if rc != 0:
+        return ""
+    for line in stdout.splitlines():
+        cols = [c.strip() for c in line.split("|")]
+        if len(cols) < 4 or cols[0] != job_id:
+            continue
+        state, code, end = cols[1], cols[2], cols[3]
+        text = state
+        if code and code not in NONE_VALUES:
+            text += f", exit {code}"
+        if end and end not in NONE_VALUES and end != "Unknown":
+            text += f" at {end}"
+        return text
+    return ""

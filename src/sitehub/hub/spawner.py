@@ -36,7 +36,6 @@ import grp
 import os
 import pwd
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,7 +56,7 @@ from .batch import (
 )
 from .form import OptionsError
 from .images import IMAGE_REF, ImageChoice, image_choices
-from .jobs import JobStatus, Phase, QueuedJob, last_line
+from .jobs import JobStatus, Phase, QueuedJob, Result, last_line
 
 api.install()
 
@@ -76,14 +75,6 @@ def refuse(status: int, message: str) -> web.HTTPError:
     err = web.HTTPError(status, message)
     err.jupyterhub_message = message
     return err
-
-
-@dataclass(frozen=True)
-class Result:
-    rc: int | None
-    out: str
-    err: str
-    timed_out: bool = False
 
 
 async def run(
