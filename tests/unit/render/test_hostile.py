@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from sitehub.inventory import load_inventory, validate_loaded
+from sitehub.inventory import load_inventory
 from sitehub.inventory import validate as validate_mod
 from sitehub.inventory.loader import LoadedInventory
 from sitehub.inventory.model import Kernel, SiteModel
@@ -35,6 +35,7 @@ from sitehub.render import quoting
 from sitehub.render.commands import hub_samples, slurm_samples
 from sitehub.render.frontend import render_frontend
 from sitehub.render.kernelspec import render_kernel
+from sitehub.testing.apache_variants import accepted
 from sitehub.testing.hostile import hostile, maybe, sneaky
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,16 +69,6 @@ def keycloak_before(example) -> list[str]:
 def _no_render_backstop(monkeypatch):
     # the properties below render themselves: a renderer that refuses must fail the test
     monkeypatch.setattr(validate_mod, "_check_renders", lambda report, raw: None)
-
-
-def accepted(example: LoadedInventory, raw: dict) -> SiteModel | None:
-    """The site if `sitehub validate` accepts these values, else None."""
-    loaded = copy.copy(example)
-    loaded.site_vars = raw
-    loaded.problems = []
-    if validate_loaded(loaded):
-        return None
-    return SiteModel.model_validate(raw)
 
 
 def raw_site(example: LoadedInventory) -> dict:
