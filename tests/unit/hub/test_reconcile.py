@@ -9,6 +9,7 @@ nobody asked for, a job without the marker touched) fails the test.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from datetime import datetime
@@ -278,10 +279,29 @@ def test_the_condor_listing_asks_for_the_submit_time():
 # the hub database and the command
 
 
+def hub_session(url):
+    """A session on a hub database; JupyterHub's alembic stamp reconfigures logging (a root
+    handler on this test's stderr, other loggers disabled), which later tests would inherit."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    disabled = {
+        name: lg.disabled
+        for name, lg in logging.root.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    try:
+        return orm.new_session_factory(url)()
+    finally:
+        root.handlers[:], root.level = handlers, level
+        for name, lg in logging.root.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger):
+                lg.disabled = disabled.get(name, False)
+
+
 def make_hub_db(path, spawners):
     """A hub database made by JupyterHub's own ORM: [(user, server, state, running)]."""
     url = f"sqlite:///{path}"
-    db = orm.new_session_factory(url)()
+    db = hub_session(url)
     users = {}
     for user, server, state, running in spawners:
         if user not in users:
@@ -322,7 +342,7 @@ def test_clearing_a_record_leaves_what_the_hubs_stop_leaves(tmp_path):
     assert not reconcile.clear_record(inst, stale)  # job id changed since: left alone
     assert reconcile.read_records(inst) == [Record("alpha", "henry", "", "90", "slurm", True)]
     assert reconcile.clear_record(inst, reconcile.read_records(inst)[0])
-    db = orm.new_session_factory(url)()
+    db = hub_session(url)
     sp = db.query(orm.Spawner).one()
     assert sp.state == {} and sp.server is None and db.query(orm.Server).count() == 0
     db.close()
